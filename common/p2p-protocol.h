@@ -1,0 +1,119 @@
+/* p2p-protocol.h: the one header that owns every wire name of the project.
+ *
+ * Three protocols live here:
+ *   - the control protocol (p2pctl <-> p2pd, JSON-RPC 2.0 over a UNIX socket),
+ *   - the signaling protocol (p2pd <-> p2p-signald, JSON-RPC 2.0 over TLS),
+ *   - the peer protocol (p2pd <-> p2pd, binary frames inside TLS over ICE).
+ * docs/PROTOCOL.md describes them in prose; a name that changes here changes there.
+ */
+#pragma once
+
+#include <stdint.h>
+
+/* ---- shared JSON-RPC limits ------------------------------------------------ */
+
+#define P2P_JSONRPC_MAX_LINE      (64 * 1024)  /* bytes per line, newline excluded */
+#define P2P_JSONRPC_MAX_DEPTH     16           /* nesting of arrays/objects */
+
+/* Standard JSON-RPC 2.0 error codes. */
+#define P2P_RPC_PARSE_ERROR       -32700
+#define P2P_RPC_INVALID_REQUEST   -32600
+#define P2P_RPC_METHOD_NOT_FOUND  -32601
+#define P2P_RPC_INVALID_PARAMS    -32602
+#define P2P_RPC_INTERNAL_ERROR    -32603
+
+/* Application error codes, shared by both JSON-RPC links. */
+#define P2P_RPC_LIMIT             -32000  /* line too long, too deep, too many requests */
+#define P2P_RPC_UNAUTHORIZED      -32001  /* bad API key / not registered yet */
+#define P2P_RPC_UNKNOWN_PEER      -32002  /* no visible peer by that id */
+#define P2P_RPC_AMBIGUOUS_PEER    -32003  /* alias matches several peers; data.candidates */
+#define P2P_RPC_PEER_OFFLINE      -32004
+#define P2P_RPC_NOT_FOUND         -32005  /* transfer id or file not found */
+#define P2P_RPC_IO                -32006  /* local file cannot be read or written */
+#define P2P_RPC_REPLACED          -32007  /* a newer session registered the same id */
+#define P2P_RPC_TOO_MANY_SESSIONS -32008
+#define P2P_RPC_PERMISSION        -32009  /* caller may not do this (uid check) */
+#define P2P_RPC_STATE             -32010  /* not possible in the current state */
+
+/* ---- control protocol: p2pctl <-> p2pd ------------------------------------- */
+
+#define P2P_CONTROL_VERSION       1
+#define P2P_CONTROL_MAX_CLIENTS_PER_UID 16
+
+#define P2P_M_DAEMON_INFO         "daemon.info"
+#define P2P_M_PEERS_LIST          "peers.list"
+#define P2P_M_TRANSFER_SEND       "transfer.send"
+#define P2P_M_TRANSFER_LIST       "transfer.list"
+#define P2P_M_TRANSFER_STATUS     "transfer.status"
+#define P2P_M_TRANSFER_TAKE       "transfer.take"     /* fd of a received file, SCM_RIGHTS */
+#define P2P_M_TRANSFER_TAKEN      "transfer.taken"    /* caller copied it: drop inbox copy */
+#define P2P_M_EVENTS_SUBSCRIBE    "events.subscribe"
+
+/* Events: JSON-RPC notifications whose method is the event name. */
+#define P2P_E_OFFER_SENT          "offer_sent"
+#define P2P_E_TRANSFER_START      "transfer_start"
+#define P2P_E_TRANSFER_PROGRESS   "transfer_progress"
+#define P2P_E_TRANSFER_COMPLETE   "transfer_complete"
+#define P2P_E_TRANSFER_FAILED     "transfer_failed"
+#define P2P_E_FILE                "file"              /* an incoming offer */
+#define P2P_E_ERROR               "error"
+#define P2P_E_PEER_ONLINE         "peer_online"
+#define P2P_E_PEER_OFFLINE        "peer_offline"
+
+/* ---- signaling protocol: p2pd <-> p2p-signald ------------------------------ */
+
+#define P2P_SIGNAL_VERSION        1
+
+/* requests, client -> server */
+#define P2P_S_REGISTER            "register"     /* {version, key, agent, fingerprint} */
+#define P2P_S_PEERS               "peers"        /* {} -> {peers:[{id,fingerprint}]} */
+#define P2P_S_SIGNAL              "signal"       /* {to, kind, ...ICE fields} */
+#define P2P_S_PING                "ping"
+/* notifications, server -> client */
+#define P2P_S_N_PRESENCE          "presence"     /* {id, fingerprint, online} */
+#define P2P_S_N_SIGNAL            "signal"       /* {from, fingerprint, kind, ...ICE fields} */
+#define P2P_S_N_CLOSING           "closing"      /* {code, reason}: then the server hangs up */
+
+/* signal kinds */
+#define P2P_SK_OFFER              "offer"        /* ufrag, pwd, session */
+#define P2P_SK_ANSWER             "answer"       /* ufrag, pwd, session */
+#define P2P_SK_CANDIDATE          "candidate"    /* session, candidates[] */
+#define P2P_SK_END                "end"          /* session: end-of-candidates */
+#define P2P_SK_BYE                "bye"          /* session: tear down */
+
+/* ---- peer protocol: p2pd <-> p2pd, inside TLS ------------------------------- */
+
+#define P2P_PEER_VERSION          1
+#define P2P_FRAME_HEADER          5                 /* [u8 type][u32 BE length] */
+#define P2P_FRAME_MAX_PAYLOAD     (1024 * 1024)
+#define P2P_DATA_CHUNK            (64 * 1024)      /* DATA payload bytes per frame */
+
+typedef enum {
+	P2P_FRAME_HELLO    = 0x01, /* JSON {version, agent, caps[]} */
+	P2P_FRAME_OFFER    = 0x02, /* JSON {xfer, files:[{name,size,mode,mtime}]} */
+	P2P_FRAME_ACCEPT   = 0x03, /* JSON {xfer, offsets:[]} */
+	P2P_FRAME_REJECT   = 0x04, /* JSON {xfer, code, message} */
+	P2P_FRAME_DATA     = 0x05, /* binary [u64 BE xfer][u32 BE file][u64 BE offset][bytes] */
+	P2P_FRAME_FILE_END = 0x06, /* JSON {xfer, file, sha256} */
+	P2P_FRAME_ACK      = 0x07, /* JSON {xfer, file, sha256} */
+	P2P_FRAME_NACK     = 0x08, /* JSON {xfer, file, code, message} */
+	P2P_FRAME_CANCEL   = 0x09, /* JSON {xfer, code, message} */
+	P2P_FRAME_ERROR    = 0x0a, /* JSON {code, message}: the session is being closed */
+} P2pFrameType;
+
+#define P2P_DATA_HEADER           20               /* xfer + file + offset */
+
+/* Reason codes carried by REJECT, NACK, CANCEL and ERROR frames. */
+#define P2P_REASON_NOT_ALLOWED    "not-allowed"
+#define P2P_REASON_TOO_LARGE      "too-large"
+#define P2P_REASON_NO_SPACE       "no-space"
+#define P2P_REASON_DECLINED       "declined"
+#define P2P_REASON_BAD_NAME       "bad-name"
+#define P2P_REASON_BAD_SIZE       "bad-size"
+#define P2P_REASON_HASH_MISMATCH  "hash-mismatch"
+#define P2P_REASON_IO             "io-error"
+#define P2P_REASON_PROTOCOL       "protocol-error"
+#define P2P_REASON_CANCELLED      "cancelled"
+#define P2P_REASON_KEY_MISMATCH   "key-mismatch"
+#define P2P_REASON_VERSION        "version"
+#define P2P_REASON_DISCONNECTED   "disconnected"

@@ -1,0 +1,1 @@
+# etc/ fragment of the top-level Makefile.am

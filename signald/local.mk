@@ -1,0 +1,1 @@
+# signald/ fragment of the top-level Makefile.am

@@ -1,0 +1,1 @@
+# systemd/ fragment of the top-level Makefile.am

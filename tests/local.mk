@@ -1,0 +1,16 @@
+# tests/: unit tests (GTest) and integration tests (shell, real programs).
+TEST_EXTENSIONS = .sh
+SH_LOG_COMPILER = $(SHELL)
+AM_TESTS_ENVIRONMENT = \
+	top_builddir='$(abs_top_builddir)'; export top_builddir; \
+	top_srcdir='$(abs_top_srcdir)'; export top_srcdir;
+
+UNIT_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(JSONGLIB_CFLAGS) $(OPENSSL_CFLAGS)
+
+check_PROGRAMS += tests/unit/test-jsonrpc
+tests_unit_test_jsonrpc_SOURCES = tests/unit/test-jsonrpc.c
+tests_unit_test_jsonrpc_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_jsonrpc_LDADD = libp2pcommon.la
+TESTS += tests/unit/test-jsonrpc
+
+EXTRA_DIST += tests/lib.sh
