@@ -14,3 +14,7 @@ tests_unit_test_jsonrpc_LDADD = libp2pcommon.la
 TESTS += tests/unit/test-jsonrpc
 
 EXTRA_DIST += tests/lib.sh
+
+include $(srcdir)/tests/signald.mk
+include $(srcdir)/tests/channel.mk
+include $(srcdir)/tests/client.mk

@@ -1,0 +1,1 @@
+# daemon/channel.mk: identity, TLS channel, transports (included by daemon/local.mk)

@@ -1,0 +1,1 @@
+# tests/channel.mk (included by tests/local.mk)

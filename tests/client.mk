@@ -1,0 +1,1 @@
+# tests/client.mk (included by tests/local.mk)

@@ -1,0 +1,1 @@
+# tests/signald.mk (included by tests/local.mk)
