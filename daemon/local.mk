@@ -1,13 +1,26 @@
 # daemon/: p2pd. The logic lives in libp2pd.la, which p2pd, the unit tests and the
 # fuzzers link; p2pd-main.c only parses the command line and runs the loop.
-P2PD_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(JSONGLIB_CFLAGS) $(NICE_CFLAGS) \
-	$(OPENSSL_CFLAGS) $(SYSTEMD_CFLAGS) $(SQLITE_CFLAGS)
+P2PD_CFLAGS = $(AM_CFLAGS) -DG_LOG_DOMAIN=\"p2pd\" $(GLIB_CFLAGS) $(JSONGLIB_CFLAGS) \
+	$(NICE_CFLAGS) $(OPENSSL_CFLAGS) $(SYSTEMD_CFLAGS) $(SQLITE_CFLAGS)
 P2PD_LIBS = libp2pd.la libp2pcommon.la $(GLIB_LIBS) $(JSONGLIB_LIBS) $(NICE_LIBS) \
 	$(OPENSSL_LIBS) $(SYSTEMD_LIBS) $(SQLITE_LIBS)
 
 noinst_LTLIBRARIES += libp2pd.la
-libp2pd_la_SOURCES =
+libp2pd_la_SOURCES = \
+	daemon/p2pd-config.c daemon/p2pd-config.h \
+	daemon/p2pd-control.c daemon/p2pd-control.h \
+	daemon/p2pd-daemon.c daemon/p2pd-daemon.h \
+	daemon/p2pd-inbox.c daemon/p2pd-inbox.h \
+	daemon/p2pd-session.c daemon/p2pd-session.h \
+	daemon/p2pd-signal.c daemon/p2pd-signal.h \
+	daemon/p2pd-state.c daemon/p2pd-state.h \
+	daemon/p2pd-transfer.c daemon/p2pd-transfer.h
 libp2pd_la_CFLAGS = $(P2PD_CFLAGS)
+
+sbin_PROGRAMS += p2pd
+p2pd_SOURCES = daemon/p2pd-main.c
+p2pd_CFLAGS = $(P2PD_CFLAGS)
+p2pd_LDADD = $(P2PD_LIBS)
 
 # identity, secure channel and transports
 include $(srcdir)/daemon/channel.mk

@@ -1,0 +1,58 @@
+/* p2pd-config.h: the daemon's configuration: one table of keys, read from a GKeyFile
+ * group [p2pd] and overridable by a long flag of the same name. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define P2P_CONFIG_GROUP "p2pd"
+#define P2P_AGENT_ID_MAX 64
+
+typedef struct {
+	char *config_path;    /* the file read, or NULL */
+
+	char *agent;
+	char *signal_server;  /* host:port */
+	char *api_key_file;
+	char *signal_ca;      /* NULL: the system's CAs */
+	char *state_dir;
+	char *control_socket;
+	char *save_dir;
+	char **allow;         /* "*", "id" or "id=fingerprint" */
+	gboolean auto_accept;
+	guint64 max_file_size; /* 0 = no limit */
+	char *stun_server;    /* host:port or NULL */
+	gboolean ice_tcp;
+	gboolean ice_udp;
+	char **ice_address;  /* local addresses for host candidates; NULL = all */
+	char *log_level;
+
+	/* derived by p2p_config_load */
+	char *api_key;        /* the secret read from api_key_file */
+	char *signal_host;
+	guint16 signal_port;
+	char *stun_host;
+	guint16 stun_port;
+	gboolean allow_any;   /* allow contains "*" */
+} P2pConfig;
+
+/* Parses argv (flags override the file named by --config, or the default file when it
+ * exists), validates every key and reads the API key. On a usage or config error the
+ * message names the file, the key and the offending value. *check_only is set when
+ * --check-config was given, *version_only for --version. */
+P2pConfig *p2p_config_load(int *argc, char ***argv, gboolean *check_only, gboolean *version_only,
+                           GError **error);
+void p2p_config_free(P2pConfig *cfg);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(P2pConfig, p2p_config_free)
+
+/* Helpers shared with tests. */
+gboolean p2p_parse_size(const char *text, guint64 *out, GError **error);
+gboolean p2p_parse_host_port(const char *text, char **host, guint16 *port, GError **error);
+gboolean p2p_agent_id_valid(const char *id);
+/* The pinned fingerprint the allowlist gives for peer, or NULL. */
+const char *p2p_config_allow_pin(const P2pConfig *cfg, const char *peer);
+/* Whether offers from peer are accepted under the allowlist. */
+gboolean p2p_config_allows(const P2pConfig *cfg, const char *peer);
+
+G_END_DECLS

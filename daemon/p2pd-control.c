@@ -1,0 +1,648 @@
+/* p2pd-control.c: see p2pd-control.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib-unix.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "p2p-jsonrpc.h"
+#include "p2pd-control.h"
+#include "p2pd-session.h"
+#include "p2pd-transfer.h"
+
+typedef struct {
+	GBytes *data;
+	gsize off;
+	int fd; /* passed with the first byte of data, or -1 */
+} Chunk;
+
+typedef struct {
+	P2pControl *ctrl;
+	int fd;
+	uid_t uid;
+	pid_t pid;
+	guint watch;
+	GIOCondition cond;
+	P2pLineReader reader;
+	GQueue out;
+	gsize out_bytes;
+	gboolean subscribed;
+	gboolean closing; /* flush, then close */
+} Client;
+
+struct _P2pControl {
+	P2pDaemon *d;
+	char *path;
+	int fd;
+	guint watch;
+	GList *clients;
+};
+
+static void client_free(Client *c);
+
+/* ---- output ------------------------------------------------------------------- */
+
+static void
+chunk_free(Chunk *ch)
+{
+	g_bytes_unref(ch->data);
+	if (ch->fd >= 0)
+		close(ch->fd);
+	g_free(ch);
+}
+
+static gboolean client_io(gint fd, GIOCondition cond, gpointer data);
+
+static void
+client_update_watch(Client *c)
+{
+	GIOCondition cond = G_IO_IN | (c->out.length ? G_IO_OUT : 0);
+	if (c->watch && cond == c->cond)
+		return;
+	g_clear_handle_id(&c->watch, g_source_remove);
+	c->watch = g_unix_fd_add(c->fd, cond, client_io, c);
+	c->cond = cond;
+}
+
+/* Writes what the socket takes; FALSE when the client is gone. */
+static gboolean
+client_flush(Client *c)
+{
+	Chunk *ch;
+	while ((ch = g_queue_peek_head(&c->out))) {
+		const guint8 *p = g_bytes_get_data(ch->data, NULL);
+		gsize len = g_bytes_get_size(ch->data) - ch->off;
+		struct iovec iov = { (void *)(p + ch->off), len };
+		struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} u;
+		if (ch->fd >= 0) {
+			memset(&u, 0, sizeof(u));
+			msg.msg_control = u.buf;
+			msg.msg_controllen = sizeof(u.buf);
+			struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &ch->fd, sizeof(int));
+		}
+		ssize_t n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			return FALSE;
+		}
+		if (ch->fd >= 0) {
+			close(ch->fd);
+			ch->fd = -1;
+		}
+		ch->off += n;
+		c->out_bytes -= n;
+		if (ch->off == g_bytes_get_size(ch->data))
+			chunk_free(g_queue_pop_head(&c->out));
+	}
+	if (c->out.length == 0 && c->closing)
+		return FALSE;
+	client_update_watch(c);
+	return TRUE;
+}
+
+/* Queues one line (consumed); fd (consumed, may be -1) rides with it. */
+static void
+client_send(Client *c, char *line, int fd)
+{
+	Chunk *ch = g_new0(Chunk, 1);
+	gsize len = strlen(line);
+	ch->data = g_bytes_new_take(line, len);
+	ch->fd = fd;
+	g_queue_push_tail(&c->out, ch);
+	c->out_bytes += len;
+	client_update_watch(c);
+}
+
+void
+p2p_control_broadcast(P2pControl *ctrl, const char *event, JsonNode *params)
+{
+	g_autofree char *line = p2p_rpc_build_notification(event, params);
+	for (GList *l = ctrl->clients; l;) {
+		Client *c = l->data;
+		l = l->next;
+		if (!c->subscribed || c->closing)
+			continue;
+		if (c->out_bytes > P2P_CONTROL_MAX_OUTPUT) {
+			g_warning("control: dropping a client of uid %u that stopped reading events",
+			          (unsigned)c->uid);
+			client_free(c);
+			continue;
+		}
+		client_send(c, g_strdup(line), -1);
+	}
+}
+
+/* ---- methods ------------------------------------------------------------------ */
+
+/* A handler returns its result, or NULL with error set (and optionally *data, the
+ * error's machine-readable details). pass_fd: a descriptor to send with the reply. */
+typedef JsonNode *(*MethodFunc)(Client *c, gpointer params, int *pass_fd, JsonNode **data,
+                                GError **error);
+
+typedef struct {
+	const char *name;
+	MethodFunc func;
+	const P2pField *fields;
+	gsize params_size;
+} Method;
+
+typedef struct {
+	int unused;
+} NoParams;
+
+static const P2pField no_fields[] = { { NULL } };
+
+static JsonNode *
+object_node(JsonObject *o)
+{
+	JsonNode *n = json_node_init_object(json_node_alloc(), o);
+	json_object_unref(o);
+	return n;
+}
+
+static JsonNode *
+m_daemon_info(Client *c, gpointer params, int *pass_fd, JsonNode **data,
+          GError **error)
+{
+	P2pDaemon *d = c->ctrl->d;
+	JsonObject *o = json_object_new();
+	JsonObject *sig = json_object_new();
+
+	json_object_set_string_member(o, "version", PACKAGE_VERSION);
+	json_object_set_string_member(o, "agent", d->cfg->agent);
+	json_object_set_string_member(o, "fingerprint", d->identity->fingerprint);
+	json_object_set_string_member(sig, "server", d->cfg->signal_server);
+	json_object_set_string_member(sig, "state",
+	                              p2p_signal_state_name(p2p_signal_get_state(d->signal)));
+	if (p2p_signal_last_error(d->signal))
+		json_object_set_string_member(sig, "error", p2p_signal_last_error(d->signal));
+	json_object_set_object_member(o, "signaling", sig);
+	json_object_set_string_member(o, "save_dir", d->cfg->save_dir);
+	json_object_set_string_member(o, "state_dir", d->cfg->state_dir);
+	json_object_set_int_member(o, "uptime",
+	                           (g_get_monotonic_time() - d->started) / G_USEC_PER_SEC);
+	return object_node(o);
+}
+
+static gint
+peer_cmp(gconstpointer a, gconstpointer b)
+{
+	const P2pPeer *pa = *(P2pPeer *const *)a;
+	const P2pPeer *pb = *(P2pPeer *const *)b;
+	return strcmp(pa->id, pb->id);
+}
+
+static JsonNode *
+m_peers_list(Client *c, gpointer params, int *pass_fd, JsonNode **data,
+          GError **error)
+{
+	P2pDaemon *d = c->ctrl->d;
+	JsonObject *o = json_object_new();
+	JsonArray *a = json_array_new();
+	g_autoptr(GPtrArray) peers = g_hash_table_get_values_as_ptr_array(d->peers);
+
+	g_ptr_array_sort(peers, peer_cmp);
+	for (guint i = 0; i < peers->len; i++) {
+		P2pPeer *p = peers->pdata[i];
+		JsonObject *po = json_object_new();
+		g_autofree char *pin = p2p_daemon_pinned_fingerprint(d, p->id);
+		json_object_set_string_member(po, "id", p->id);
+		json_object_set_string_member(po, "fingerprint", p->fingerprint);
+		json_object_set_boolean_member(po, "online", p->online);
+		json_object_set_boolean_member(po, "pinned", pin != NULL);
+		json_object_set_string_member(po, "session",
+		                              p->session ? p2p_session_state_name(p->session) : "none");
+		if (p->session && p2p_session_path(p->session))
+			json_object_set_string_member(po, "path", p2p_session_path(p->session));
+		json_array_add_object_element(a, po);
+	}
+	json_object_set_array_member(o, "peers", a);
+	return object_node(o);
+}
+
+typedef struct {
+	const char *path;
+	const char *peer;
+} SendParams;
+
+static const P2pField send_fields[] = {
+	P2P_FIELD(SendParams, path, "path", P2P_FIELD_STRING, TRUE, 4096),
+	P2P_FIELD(SendParams, peer, "peer", P2P_FIELD_STRING, TRUE, 200),
+	{ NULL },
+};
+
+static JsonNode *
+m_transfer_send(Client *c, gpointer params, int *pass_fd, JsonNode **data,
+          GError **error)
+{
+	SendParams *p = params;
+	g_autoptr(GPtrArray) candidates = NULL;
+	P2pPeer *peer = p2p_daemon_resolve_peer(c->ctrl->d, p->peer, &candidates, error);
+	if (peer == NULL) {
+		if (candidates) {
+			JsonObject *o = json_object_new();
+			JsonArray *a = json_array_new();
+			for (guint i = 0; i < candidates->len; i++)
+				json_array_add_string_element(a, candidates->pdata[i]);
+			json_object_set_array_member(o, "candidates", a);
+			*data = object_node(o);
+		}
+		return NULL;
+	}
+	P2pTransfer *t = p2p_transfer_send(c->ctrl->d, p->path, peer, error);
+	return t ? p2p_transfer_to_json(t) : NULL;
+}
+
+typedef struct {
+	gboolean all;
+} ListParams;
+
+static const P2pField list_fields[] = {
+	P2P_FIELD(ListParams, all, "all", P2P_FIELD_BOOL, FALSE, 0),
+	{ NULL },
+};
+
+static gint
+transfer_cmp(gconstpointer a, gconstpointer b)
+{
+	const P2pTransfer *ta = *(P2pTransfer *const *)a;
+	const P2pTransfer *tb = *(P2pTransfer *const *)b;
+	return ta->started < tb->started ? -1 : ta->started > tb->started;
+}
+
+static JsonNode *
+m_transfer_list(Client *c, gpointer params, int *pass_fd, JsonNode **data,
+          GError **error)
+{
+	JsonObject *o = json_object_new();
+	JsonArray *a = json_array_new();
+	g_autoptr(GPtrArray) all = g_hash_table_get_values_as_ptr_array(c->ctrl->d->transfers);
+
+	g_ptr_array_sort(all, transfer_cmp);
+	for (guint i = 0; i < all->len; i++)
+		json_array_add_element(a, p2p_transfer_to_json(all->pdata[i]));
+	json_object_set_array_member(o, "transfers", a);
+	return object_node(o);
+}
+
+typedef struct {
+	const char *id;
+	const char *reason;
+} IdParams;
+
+static const P2pField id_fields[] = {
+	P2P_FIELD(IdParams, id, "id", P2P_FIELD_STRING, TRUE, 64),
+	{ NULL },
+};
+static const P2pField reject_fields[] = {
+	P2P_FIELD(IdParams, id, "id", P2P_FIELD_STRING, TRUE, 64),
+	P2P_FIELD(IdParams, reason, "reason", P2P_FIELD_STRING, FALSE, 512),
+	{ NULL },
+};
+
+static P2pTransfer *
+lookup(Client *c, const char *id, GError **error)
+{
+	P2pTransfer *t = p2p_transfer_lookup(c->ctrl->d, id);
+	if (t == NULL)
+		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_NOT_FOUND, "no transfer with id \"%s\"", id);
+	return t;
+}
+
+static JsonNode *
+m_transfer_status(Client *c, gpointer params, int *pass_fd, JsonNode **data,
+          GError **error)
+{
+	P2pTransfer *t = lookup(c, ((IdParams *)params)->id, error);
+	return t ? p2p_transfer_to_json(t) : NULL;
+}
+
+static JsonNode *
+m_transfer_accept(Client *c, gpointer params, int *pass_fd, JsonNode **data,
+          GError **error)
+{
+	P2pTransfer *t = lookup(c, ((IdParams *)params)->id, error);
+	if (t == NULL || !p2p_transfer_accept(t, error))
+		return NULL;
+	return p2p_transfer_to_json(t);
+}
+
+static JsonNode *
+m_transfer_reject(Client *c, gpointer params, int *pass_fd, JsonNode **data,
+          GError **error)
+{
+	IdParams *p = params;
+	P2pTransfer *t = lookup(c, p->id, error);
+	if (t == NULL || !p2p_transfer_reject(t, p->reason, error))
+		return NULL;
+	return p2p_transfer_to_json(t);
+}
+
+static P2pTransfer *
+lookup_received(Client *c, const char *id, GError **error)
+{
+	P2pTransfer *t = lookup(c, id, error);
+	if (t == NULL)
+		return NULL;
+	if (t->outgoing || t->state != P2P_XFER_COMPLETE || t->path == NULL) {
+		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_STATE,
+		            "transfer %s is not a completed incoming file", id);
+		return NULL;
+	}
+	if (t->taken) {
+		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_STATE,
+		            "the file of transfer %s was already taken from the inbox", id);
+		return NULL;
+	}
+	return t;
+}
+
+static JsonNode *
+m_transfer_take(Client *c, gpointer params, int *pass_fd, JsonNode **data,
+          GError **error)
+{
+	P2pTransfer *t = lookup_received(c, ((IdParams *)params)->id, error);
+	if (t == NULL)
+		return NULL;
+	int fd = open(t->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_IO, "cannot open \"%s\": %s", t->path,
+		            g_strerror(errno));
+		return NULL;
+	}
+	*pass_fd = fd;
+	JsonObject *o = json_object_new();
+	json_object_set_string_member(o, "name", t->name);
+	json_object_set_int_member(o, "size", (gint64)t->size);
+	json_object_set_string_member(o, "sha256", t->sha256);
+	return object_node(o);
+}
+
+static JsonNode *
+m_transfer_taken(Client *c, gpointer params, int *pass_fd, JsonNode **data,
+          GError **error)
+{
+	P2pTransfer *t = lookup_received(c, ((IdParams *)params)->id, error);
+	if (t == NULL)
+		return NULL;
+	if (unlink(t->path) != 0 && errno != ENOENT) {
+		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_IO, "cannot remove \"%s\": %s", t->path,
+		            g_strerror(errno));
+		return NULL;
+	}
+	g_info("transfer %s: %s taken from the inbox by uid %u", t->id, t->path, (unsigned)c->uid);
+	t->taken = TRUE;
+	return object_node(json_object_new());
+}
+
+static JsonNode *
+m_events_subscribe(Client *c, gpointer params, int *pass_fd, JsonNode **data,
+          GError **error)
+{
+	c->subscribed = TRUE;
+	return object_node(json_object_new());
+}
+
+#define METHOD(n, f, fields, st) { (n), (f), (fields), sizeof(st) }
+
+static const Method methods[] = {
+	METHOD(P2P_M_DAEMON_INFO, m_daemon_info, no_fields, NoParams),
+	METHOD(P2P_M_PEERS_LIST, m_peers_list, no_fields, NoParams),
+	METHOD(P2P_M_TRANSFER_SEND, m_transfer_send, send_fields, SendParams),
+	METHOD(P2P_M_TRANSFER_LIST, m_transfer_list, list_fields, ListParams),
+	METHOD(P2P_M_TRANSFER_STATUS, m_transfer_status, id_fields, IdParams),
+	METHOD(P2P_M_TRANSFER_ACCEPT, m_transfer_accept, id_fields, IdParams),
+	METHOD(P2P_M_TRANSFER_REJECT, m_transfer_reject, reject_fields, IdParams),
+	METHOD(P2P_M_TRANSFER_TAKE, m_transfer_take, id_fields, IdParams),
+	METHOD(P2P_M_TRANSFER_TAKEN, m_transfer_taken, id_fields, IdParams),
+	METHOD(P2P_M_EVENTS_SUBSCRIBE, m_events_subscribe, no_fields, NoParams),
+};
+
+static void
+handle_line(Client *c, const char *line, gsize len)
+{
+	P2pRpcMessage msg;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) id = NULL;
+
+	if (!p2p_rpc_parse(line, len, P2P_JSONRPC_MAX_DEPTH, &msg, &id, &error)) {
+		client_send(c, p2p_rpc_build_gerror(id, error), -1);
+		if (error->code == P2P_RPC_LIMIT)
+			c->closing = TRUE;
+		return;
+	}
+	if (msg.kind != P2P_RPC_KIND_REQUEST) {
+		/* notifications get no answer, by JSON-RPC's rules; responses are not expected */
+		p2p_rpc_message_clear(&msg);
+		return;
+	}
+	const Method *m = NULL;
+	for (gsize i = 0; i < G_N_ELEMENTS(methods); i++)
+		if (strcmp(methods[i].name, msg.method) == 0)
+			m = &methods[i];
+	if (m == NULL) {
+		g_autofree char *text = g_strdup_printf("unknown method \"%s\"", msg.method);
+		client_send(c, p2p_rpc_build_error(msg.id, P2P_RPC_METHOD_NOT_FOUND, text, NULL), -1);
+		p2p_rpc_message_clear(&msg);
+		return;
+	}
+	g_autofree gpointer params = g_malloc0(m->params_size);
+	int pass_fd = -1;
+	JsonNode *result = NULL;
+	JsonNode *data = NULL;
+	if (p2p_schema_decode_params(msg.params, m->fields, params, &error))
+		result = m->func(c, params, &pass_fd, &data, &error);
+	if (result) {
+		client_send(c, p2p_rpc_build_result(msg.id, result), pass_fd);
+	} else {
+		gint64 code = error->domain == P2P_RPC_ERROR ? error->code : P2P_RPC_INTERNAL_ERROR;
+		client_send(c, p2p_rpc_build_error(msg.id, code, error->message, data), -1);
+	}
+	p2p_rpc_message_clear(&msg);
+}
+
+static gboolean
+client_io(gint fd, GIOCondition cond, gpointer data)
+{
+	Client *c = data;
+	guint8 buf[8192];
+
+	if (cond & (G_IO_ERR | G_IO_HUP | G_IO_NVAL)) {
+		if (!(cond & G_IO_IN))
+			goto gone;
+	}
+	if (cond & G_IO_OUT) {
+		if (!client_flush(c))
+			goto gone;
+	}
+	if ((cond & G_IO_IN) && !c->closing) {
+		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0)
+			goto gone;
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				goto gone;
+			return G_SOURCE_CONTINUE;
+		}
+		p2p_line_reader_feed(&c->reader, buf, n);
+		for (;;) {
+			g_autoptr(GError) error = NULL;
+			gsize len;
+			g_autofree char *line = p2p_line_reader_next(&c->reader, &len, &error);
+			if (error) {
+				client_send(c, p2p_rpc_build_gerror(NULL, error), -1);
+				c->closing = TRUE;
+				break;
+			}
+			if (line == NULL)
+				break;
+			handle_line(c, line, len);
+			if (c->closing)
+				break;
+		}
+		if (!client_flush(c))
+			goto gone;
+	}
+	return G_SOURCE_CONTINUE;
+gone:
+	c->watch = 0;
+	client_free(c);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+client_free(Client *c)
+{
+	c->ctrl->clients = g_list_remove(c->ctrl->clients, c);
+	g_clear_handle_id(&c->watch, g_source_remove);
+	close(c->fd);
+	p2p_line_reader_clear(&c->reader);
+	g_queue_clear_full(&c->out, (GDestroyNotify)chunk_free);
+	g_free(c);
+}
+
+static gboolean
+accept_cb(gint fd, GIOCondition cond, gpointer data)
+{
+	P2pControl *ctrl = data;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	int cfd = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (cfd < 0)
+		return G_SOURCE_CONTINUE;
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+		close(cfd);
+		return G_SOURCE_CONTINUE;
+	}
+	guint same_uid = 0;
+	for (GList *l = ctrl->clients; l; l = l->next)
+		same_uid += ((Client *)l->data)->uid == cred.uid;
+	if (same_uid >= P2P_CONTROL_MAX_CLIENTS_PER_UID) {
+		g_autofree char *line = p2p_rpc_build_error(
+			NULL, P2P_RPC_LIMIT, "too many control connections from this user", NULL);
+		(void)!send(cfd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(cfd);
+		g_warning("control: refused a connection from uid %u: %u already open",
+		          (unsigned)cred.uid, same_uid);
+		return G_SOURCE_CONTINUE;
+	}
+	Client *c = g_new0(Client, 1);
+	c->ctrl = ctrl;
+	c->fd = cfd;
+	c->uid = cred.uid;
+	c->pid = cred.pid;
+	p2p_line_reader_init(&c->reader, P2P_JSONRPC_MAX_LINE);
+	g_queue_init(&c->out);
+	ctrl->clients = g_list_prepend(ctrl->clients, c);
+	client_update_watch(c);
+	return G_SOURCE_CONTINUE;
+}
+
+P2pControl *
+p2p_control_new(P2pDaemon *d, const char *path, GError **error)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
+		            "control socket path \"%s\" is too long", path);
+		return NULL;
+	}
+	strcpy(sa.sun_path, path);
+	g_autofree char *dir = g_path_get_dirname(path);
+	if (g_mkdir_with_parents(dir, 0755) != 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot create \"%s\": %s",
+		            dir, g_strerror(errno));
+		return NULL;
+	}
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "socket: %s",
+		            g_strerror(errno));
+		return NULL;
+	}
+	/* a socket file left by a crashed daemon is replaced; a live daemon's is not */
+	struct stat st;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+			            "\"%s\" exists and is not a socket", path);
+			close(fd);
+			return NULL;
+		}
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(probe);
+			close(fd);
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE,
+			            "another daemon is serving \"%s\"", path);
+			return NULL;
+		}
+		close(probe);
+		unlink(path);
+	}
+	mode_t old = umask(0117);
+	int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r != 0 || chmod(path, 0660) != 0 || listen(fd, 64) != 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot listen on \"%s\": %s",
+		            path, g_strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	P2pControl *ctrl = g_new0(P2pControl, 1);
+	ctrl->d = d;
+	ctrl->path = g_strdup(path);
+	ctrl->fd = fd;
+	ctrl->watch = g_unix_fd_add(fd, G_IO_IN, accept_cb, ctrl);
+	return ctrl;
+}
+
+void
+p2p_control_free(P2pControl *ctrl)
+{
+	if (ctrl == NULL)
+		return;
+	while (ctrl->clients)
+		client_free(ctrl->clients->data);
+	g_clear_handle_id(&ctrl->watch, g_source_remove);
+	close(ctrl->fd);
+	unlink(ctrl->path);
+	g_free(ctrl->path);
+	g_free(ctrl);
+}

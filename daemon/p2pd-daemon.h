@@ -1,0 +1,63 @@
+/* p2pd-daemon.h: the daemon object that ties the subsystems together: configuration,
+ * identity, state, the signaling link, peers and their sessions, transfers and the
+ * control socket. Everything runs on one GLib main loop. */
+#pragma once
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "p2pd-config.h"
+#include "p2pd-identity.h"
+#include "p2pd-signal.h"
+#include "p2pd-state.h"
+
+G_BEGIN_DECLS
+
+typedef struct _P2pDaemon P2pDaemon;
+typedef struct _P2pSession P2pSession;
+typedef struct _P2pTransfer P2pTransfer;
+typedef struct _P2pControl P2pControl;
+
+/* A peer the signaling server showed us, by the id it showed. */
+typedef struct {
+	char *id;
+	char *fingerprint;    /* as announced by the signaling server */
+	gboolean online;
+	P2pSession *session;  /* NULL when none */
+} P2pPeer;
+
+struct _P2pDaemon {
+	P2pConfig *cfg;
+	P2pIdentity *identity;
+	P2pState *state;
+	P2pSignal *signal;
+	P2pControl *control;
+	GHashTable *peers;      /* id -> P2pPeer */
+	GHashTable *transfers;  /* local id -> P2pTransfer */
+	GMainLoop *loop;
+	gint64 started;         /* monotonic, microseconds */
+};
+
+P2pDaemon *p2p_daemon_new(P2pConfig *cfg /* owned */, GError **error);
+/* Binds the control socket and starts the signaling session. */
+gboolean p2p_daemon_start(P2pDaemon *d, GError **error);
+void p2p_daemon_free(P2pDaemon *d);
+
+/* Resolves what a user typed: the exact id always; a bare alias ("bob") when exactly
+ * one visible peer is "<key>.bob"; otherwise an error that lists the candidates
+ * (also returned in *candidates when ambiguous). */
+P2pPeer *p2p_daemon_resolve_peer(P2pDaemon *d, const char *name, GPtrArray **candidates,
+                                 GError **error);
+P2pPeer *p2p_daemon_lookup_peer(P2pDaemon *d, const char *id);
+/* Pure alias resolution over a list of ids, for unit tests. Returns the match or NULL
+ * with *candidates set (caller frees) when ambiguous. */
+const char *p2p_resolve_alias(const char *const *ids, const char *name, GPtrArray **candidates);
+
+/* Sends an event to every subscribed control client. params is consumed. */
+void p2p_daemon_emit(P2pDaemon *d, const char *event, JsonNode *params);
+
+/* Fingerprint pinned for peer: from the allowlist, else from the state db; NULL if
+ * none yet (caller frees). */
+char *p2p_daemon_pinned_fingerprint(P2pDaemon *d, const char *peer);
+
+G_END_DECLS

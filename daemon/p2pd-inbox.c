@@ -1,0 +1,155 @@
+/* p2pd-inbox.c: see p2pd-inbox.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "p2pd-inbox.h"
+
+gboolean
+p2p_inbox_name_valid(const char *name, GError **error)
+{
+	gsize len = strlen(name);
+	const char *why = NULL;
+
+	if (len == 0)
+		why = "it is empty";
+	else if (len > P2P_NAME_MAX)
+		why = "it is longer than 255 bytes";
+	else if (!g_utf8_validate(name, len, NULL))
+		why = "it is not valid UTF-8";
+	else if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		why = "it names a directory";
+	else if (strchr(name, '/'))
+		why = "it contains \"/\"";
+	else {
+		for (const char *p = name; *p; p = g_utf8_next_char(p)) {
+			gunichar c = g_utf8_get_char(p);
+			if (c < 0x20 || c == 0x7f || (c >= 0x80 && c <= 0x9f)) {
+				why = "it contains a control character";
+				break;
+			}
+		}
+	}
+	if (why) {
+		g_autofree char *shown = g_strescape(name, NULL);
+		if (strlen(shown) > 80)
+			strcpy(shown + 77, "...");
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_FILENAME,
+		            "file name \"%s\" is refused: %s", shown, why);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+char *
+p2p_inbox_collision_name(const char *name, guint n)
+{
+	const char *dot = strrchr(name, '.');
+	if (dot == NULL || dot == name)
+		return g_strdup_printf("%s (%u)", name, n);
+	return g_strdup_printf("%.*s (%u)%s", (int)(dot - name), name, n, dot);
+}
+
+gboolean
+p2p_inbox_check_space(const char *dir, guint64 size, guint64 reserve, GError **error)
+{
+	struct statvfs vfs;
+	if (statvfs(dir, &vfs) != 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot stat \"%s\": %s",
+		            dir, g_strerror(errno));
+		return FALSE;
+	}
+	guint64 avail = (guint64)vfs.f_bavail * vfs.f_frsize;
+	if (avail < size || avail - size < reserve) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+		            "not enough space: %" G_GUINT64_FORMAT " bytes offered, %" G_GUINT64_FORMAT
+		            " free on the receiver", size, avail);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+int
+p2p_inbox_open_partial(const char *dir, char **partial_path, GError **error)
+{
+	g_autofree char *pdir = g_build_filename(dir, P2P_INBOX_PARTIAL_DIR, NULL);
+	if (mkdir(pdir, 0700) != 0 && errno != EEXIST) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot create \"%s\": %s",
+		            pdir, g_strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < 16; i++) {
+		g_autofree char *path = g_strdup_printf("%s/%08x%08x.part", pdir, g_random_int(),
+		                                        g_random_int());
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			*partial_path = g_steal_pointer(&path);
+			return fd;
+		}
+		if (errno != EEXIST) {
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			            "cannot create \"%s\": %s", path, g_strerror(errno));
+			return -1;
+		}
+	}
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS, "cannot pick a partial file name in %s",
+	            pdir);
+	return -1;
+}
+
+static void
+sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
+gboolean
+p2p_inbox_commit(const char *dir, const char *partial_path, const char *name,
+                 char **final_path, GError **error)
+{
+	for (guint n = 0; n < 10000; n++) {
+		g_autofree char *candidate = n ? p2p_inbox_collision_name(name, n) : g_strdup(name);
+		g_autofree char *path = g_build_filename(dir, candidate, NULL);
+		/* link() fails with EEXIST instead of replacing: nothing is ever overwritten */
+		if (link(partial_path, path) == 0) {
+			unlink(partial_path);
+			sync_dir(dir);
+			*final_path = g_steal_pointer(&path);
+			return TRUE;
+		}
+		if (errno != EEXIST) {
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			            "cannot move the received file to \"%s\": %s", path,
+			            g_strerror(errno));
+			return FALSE;
+		}
+	}
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS, "too many files named like \"%s\" in %s",
+	            name, dir);
+	return FALSE;
+}
+
+void
+p2p_inbox_clean_partials(const char *dir)
+{
+	g_autofree char *pdir = g_build_filename(dir, P2P_INBOX_PARTIAL_DIR, NULL);
+	g_autoptr(GDir) d = g_dir_open(pdir, 0, NULL);
+	const char *n;
+
+	while (d && (n = g_dir_read_name(d))) {
+		if (g_str_has_suffix(n, ".part")) {
+			g_autofree char *p = g_build_filename(pdir, n, NULL);
+			unlink(p);
+		}
+	}
+}

@@ -1,0 +1,28 @@
+/* p2pd-inbox.h: the save directory: names a peer may use, partial files beside the
+ * inbox, and the final rename that never overwrites. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define P2P_INBOX_PARTIAL_DIR ".p2pd-partial"
+#define P2P_NAME_MAX 255
+
+/* A file name offered by a peer: one path component, valid UTF-8, no control
+ * characters, not "." or "..", at most P2P_NAME_MAX bytes. The error says why. */
+gboolean p2p_inbox_name_valid(const char *name, GError **error);
+/* "name (n).ext" for n >= 1; a leading dot does not start an extension. */
+char *p2p_inbox_collision_name(const char *name, guint n);
+/* Refuses when writing size bytes would leave less than reserve free. */
+gboolean p2p_inbox_check_space(const char *dir, guint64 size, guint64 reserve, GError **error);
+/* Creates a new partial file in dir/P2P_INBOX_PARTIAL_DIR (mode 0600). */
+int p2p_inbox_open_partial(const char *dir, char **partial_path, GError **error);
+/* Moves a complete, fsynced partial file to dir/name, or "name (n).ext" when taken;
+ * never replaces an existing file. Syncs the directory. */
+gboolean p2p_inbox_commit(const char *dir, const char *partial_path, const char *name,
+                          char **final_path, GError **error);
+/* Removes partial files left by an earlier run. */
+void p2p_inbox_clean_partials(const char *dir);
+
+G_END_DECLS

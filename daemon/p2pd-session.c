@@ -1,0 +1,582 @@
+/* p2pd-session.c: see p2pd-session.h.
+ *
+ * The initiator is ICE-controlling and the TLS client; the responder the opposite.
+ * When both sides offer at once (glare), the side with the lower fingerprint keeps its
+ * offer and the other answers it. */
+#include "config.h"
+
+#include <agent.h>
+#include <string.h>
+
+#include "p2p-frame.h"
+#include "p2p-jsonrpc.h"
+#include "p2pd-session.h"
+#include "p2pd-transfer.h"
+#include "p2pd-transport.h"
+
+struct _P2pSession {
+	P2pDaemon *d;
+	char *peer_id;
+	char *peer_fingerprint; /* announced by the signaling server */
+	char *sid;
+	gboolean controlling;
+	P2pSessionState state;
+	NiceAgent *agent;
+	guint stream;
+	gboolean remote_creds;
+	P2pChannel *channel;
+	P2pChannel *closing;    /* closed, freed with the session */
+	char *path;
+	guint timeout;
+	gboolean hello_sent;
+};
+
+static void session_destroy(P2pSession *s);
+
+P2pSessionState
+p2p_session_get_state(P2pSession *s)
+{
+	return s->state;
+}
+
+const char *
+p2p_session_state_name(P2pSession *s)
+{
+	switch (s->state) {
+	case P2P_SESSION_CONNECTING:
+	case P2P_SESSION_SECURING:
+		return "connecting";
+	case P2P_SESSION_READY:
+		return "connected";
+	case P2P_SESSION_CLOSED:
+		return "none";
+	}
+	return "?";
+}
+
+P2pChannel *
+p2p_session_get_channel(P2pSession *s)
+{
+	return s->channel;
+}
+
+const char *
+p2p_session_peer_id(P2pSession *s)
+{
+	return s->peer_id;
+}
+
+const char *
+p2p_session_path(P2pSession *s)
+{
+	return s->path;
+}
+
+static void
+send_signal(P2pSession *s, const char *kind, JsonObject *extra)
+{
+	g_autoptr(GError) error = NULL;
+	JsonObject *p = extra ? extra : json_object_new();
+
+	json_object_set_string_member(p, "to", s->peer_id);
+	json_object_set_string_member(p, "kind", kind);
+	json_object_set_string_member(p, "session", s->sid);
+	if (!p2p_signal_request(s->d->signal, P2P_S_SIGNAL, p, NULL, NULL, &error))
+		g_debug("session %s: cannot send %s: %s", s->peer_id, kind, error->message);
+}
+
+static void
+send_credentials(P2pSession *s, const char *kind)
+{
+	g_autofree char *ufrag = NULL;
+	g_autofree char *pwd = NULL;
+
+	nice_agent_get_local_credentials(s->agent, s->stream, &ufrag, &pwd);
+	JsonObject *p = json_object_new();
+	json_object_set_string_member(p, "ufrag", ufrag);
+	json_object_set_string_member(p, "pwd", pwd);
+	send_signal(s, kind, p);
+}
+
+static void
+new_candidate_cb(NiceAgent *agent, NiceCandidate *cand, gpointer data)
+{
+	P2pSession *s = data;
+	g_autofree char *sdp = nice_agent_generate_local_candidate_sdp(agent, cand);
+	JsonObject *p = json_object_new();
+	JsonArray *a = json_array_new();
+
+	json_array_add_string_element(a, sdp);
+	json_object_set_array_member(p, "candidates", a);
+	send_signal(s, P2P_SK_CANDIDATE, p);
+}
+
+static void
+gathering_done_cb(NiceAgent *agent, guint stream, gpointer data)
+{
+	send_signal(data, P2P_SK_END, NULL);
+}
+
+static const char *
+cand_type(NiceCandidateType t)
+{
+	switch (t) {
+	case NICE_CANDIDATE_TYPE_HOST: return "host";
+	case NICE_CANDIDATE_TYPE_SERVER_REFLEXIVE: return "srflx";
+	case NICE_CANDIDATE_TYPE_PEER_REFLEXIVE: return "prflx";
+	case NICE_CANDIDATE_TYPE_RELAYED: return "relay";
+	}
+	return "?";
+}
+
+static char *
+cand_describe(NiceCandidate *c)
+{
+	char addr[NICE_ADDRESS_STRING_LEN];
+	nice_address_to_string(&c->addr, addr);
+	gboolean v6 = strchr(addr, ':') != NULL;
+	return g_strdup_printf("%s %s%s%s:%u", cand_type(c->type), v6 ? "[" : "", addr,
+	                       v6 ? "]" : "", nice_address_get_port(&c->addr));
+}
+
+static void
+selected_pair_cb(NiceAgent *agent, guint stream, guint comp, NiceCandidate *local,
+                 NiceCandidate *remote, gpointer data)
+{
+	P2pSession *s = data;
+	g_autofree char *l = cand_describe(local);
+	g_autofree char *r = cand_describe(remote);
+	const char *proto = local->transport == NICE_CANDIDATE_TRANSPORT_UDP ? "udp" : "tcp";
+
+	g_free(s->path);
+	s->path = g_strdup_printf("%s %s <-> %s", proto, l, r);
+	g_info("session %s: path %s", s->peer_id, s->path);
+}
+
+/* ---- the channel -------------------------------------------------------------- */
+
+static void
+send_error_frame(P2pSession *s, const char *code, const char *message)
+{
+	g_autoptr(JsonObject) o = json_object_new();
+	json_object_set_string_member(o, "code", code);
+	json_object_set_string_member(o, "message", message);
+	p2p_channel_send_json(s->channel, P2P_FRAME_ERROR, o, NULL);
+}
+
+static void
+emit_error(P2pSession *s, const char *message)
+{
+	JsonObject *o = json_object_new();
+	json_object_set_string_member(o, "message", message);
+	json_object_set_string_member(o, "peer", s->peer_id);
+	p2p_daemon_emit(s->d, P2P_E_ERROR, json_node_init_object(json_node_alloc(), o));
+	json_object_unref(o);
+}
+
+static void
+channel_ready(P2pChannel *c, const char *peer_fp, gpointer data)
+{
+	P2pSession *s = data;
+	P2pDaemon *d = s->d;
+	g_autofree char *pinned = p2p_daemon_pinned_fingerprint(d, s->peer_id);
+	g_autofree char *why = NULL;
+
+	if (g_strcmp0(peer_fp, s->peer_fingerprint) != 0) {
+		why = g_strdup_printf("%s presented key %s, but the signaling server announced %s",
+		                      s->peer_id, peer_fp, s->peer_fingerprint);
+	} else if (pinned && strcmp(pinned, peer_fp) != 0) {
+		why = g_strdup_printf("the key of %s changed: it presented %s, the pinned key is %s; "
+		                      "refusing (if the change is expected, update the pin)",
+		                      s->peer_id, peer_fp, pinned);
+	}
+	if (why) {
+		g_warning("session %s: %s", s->peer_id, why);
+		emit_error(s, why);
+		g_autofree char *to_peer = g_strdup_printf("%s refused your key: %s",
+		                                           d->cfg->agent, why);
+		p2p_session_close(s, P2P_REASON_KEY_MISMATCH, to_peer);
+		return;
+	}
+	if (pinned == NULL) {
+		g_autoptr(GError) error = NULL;
+		if (!p2p_state_pin_set(d->state, s->peer_id, peer_fp, &error))
+			g_warning("session %s: %s", s->peer_id, error->message);
+		else
+			g_info("session %s: pinned key %s on first contact", s->peer_id, peer_fp);
+	}
+	JsonObject *hello = json_object_new();
+	JsonArray *caps = json_array_new();
+	json_array_add_string_element(caps, "file");
+	json_object_set_int_member(hello, "version", P2P_PEER_VERSION);
+	json_object_set_string_member(hello, "agent", d->cfg->agent);
+	json_object_set_array_member(hello, "caps", caps);
+	p2p_channel_send_json(c, P2P_FRAME_HELLO, hello, NULL);
+	json_object_unref(hello);
+	s->hello_sent = TRUE;
+}
+
+static void
+handle_hello(P2pSession *s, GBytes *payload)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonObject) o = p2p_frame_parse_json(payload, &error);
+	gint64 version = o ? json_object_get_int_member_with_default(o, "version", 0) : 0;
+
+	if (o == NULL) {
+		p2p_session_close(s, P2P_REASON_PROTOCOL, error->message);
+		return;
+	}
+	if (version != P2P_PEER_VERSION) {
+		g_autofree char *m = g_strdup_printf("peer protocol version %" G_GINT64_FORMAT
+		                                     " is not supported (this side speaks %d)",
+		                                     version, P2P_PEER_VERSION);
+		p2p_session_close(s, P2P_REASON_VERSION, m);
+		return;
+	}
+	if (s->state == P2P_SESSION_READY)
+		return;
+	s->state = P2P_SESSION_READY;
+	g_clear_handle_id(&s->timeout, g_source_remove);
+	g_info("session %s: ready over %s", s->peer_id, s->path ? s->path : "?");
+	p2p_transfers_session_ready(s->d, s);
+}
+
+static void
+channel_frame(P2pChannel *c, guint8 type, GBytes *payload, gpointer data)
+{
+	P2pSession *s = data;
+
+	if (s->state == P2P_SESSION_CLOSED)
+		return;
+	if (type == P2P_FRAME_HELLO) {
+		handle_hello(s, payload);
+		return;
+	}
+	if (type == P2P_FRAME_ERROR) {
+		g_autoptr(JsonObject) o = p2p_frame_parse_json(payload, NULL);
+		const char *code = o ? json_object_get_string_member_with_default(o, "code", NULL)
+		                     : NULL;
+		const char *msg = o ? json_object_get_string_member_with_default(o, "message", NULL)
+		                    : NULL;
+		g_autofree char *m = g_strdup_printf("%s closed the session: %s", s->peer_id,
+		                                     msg ? msg : "no reason given");
+		g_warning("session %s: %s", s->peer_id, m);
+		emit_error(s, m);
+		p2p_transfers_session_closed(s->d, s, code ? code : P2P_REASON_PROTOCOL, m);
+		session_destroy(s);
+		return;
+	}
+	if (s->state != P2P_SESSION_READY) {
+		p2p_session_close(s, P2P_REASON_PROTOCOL, "frame before HELLO");
+		return;
+	}
+	p2p_transfers_frame(s->d, s, type, payload);
+}
+
+static void
+channel_writable(P2pChannel *c, gpointer data)
+{
+	P2pSession *s = data;
+	if (s->state == P2P_SESSION_READY)
+		p2p_transfers_session_writable(s->d, s);
+}
+
+static void
+channel_closed(P2pChannel *c, const GError *error, gpointer data)
+{
+	P2pSession *s = data;
+	g_autofree char *m = g_strdup_printf("connection to %s closed%s%s", s->peer_id,
+	                                     error ? ": " : "", error ? error->message : "");
+	if (s->state == P2P_SESSION_CLOSED)
+		return;
+	g_info("session %s: %s", s->peer_id, m);
+	p2p_transfers_session_closed(s->d, s, P2P_REASON_DISCONNECTED, m);
+	session_destroy(s);
+}
+
+static const P2pChannelCallbacks channel_cb = {
+	.ready = channel_ready,
+	.frame = channel_frame,
+	.writable = channel_writable,
+	.closed = channel_closed,
+};
+
+static void
+component_state_cb(NiceAgent *agent, guint stream, guint comp, guint state, gpointer data)
+{
+	P2pSession *s = data;
+
+	g_debug("session %s: component state %s", s->peer_id, nice_component_state_to_string(state));
+	if (state == NICE_COMPONENT_STATE_READY && s->channel == NULL) {
+		P2pTransport *t = p2p_transport_nice_new(s->agent, s->stream, 1);
+		s->state = P2P_SESSION_SECURING;
+		s->channel = p2p_channel_new(t, s->d->identity, s->controlling, &channel_cb, s);
+	} else if (state == NICE_COMPONENT_STATE_FAILED && s->channel == NULL) {
+		g_autofree char *m = g_strdup_printf("no network path to %s: every ICE candidate pair "
+		                                     "failed", s->peer_id);
+		g_warning("session %s: %s", s->peer_id, m);
+		p2p_transfers_session_closed(s->d, s, P2P_REASON_DISCONNECTED, m);
+		send_signal(s, P2P_SK_BYE, NULL);
+		session_destroy(s);
+	}
+}
+
+static gboolean
+timeout_cb(gpointer data)
+{
+	P2pSession *s = data;
+	s->timeout = 0;
+	g_autofree char *m = g_strdup_printf("could not connect to %s within %d s", s->peer_id,
+	                                     P2P_SESSION_CONNECT_TIMEOUT_S);
+	g_warning("session %s: %s", s->peer_id, m);
+	p2p_transfers_session_closed(s->d, s, P2P_REASON_DISCONNECTED, m);
+	send_signal(s, P2P_SK_BYE, NULL);
+	session_destroy(s);
+	return G_SOURCE_REMOVE;
+}
+
+/* ---- lifecycle ---------------------------------------------------------------- */
+
+static gboolean
+free_idle(gpointer data)
+{
+	P2pSession *s = data;
+	if (s->closing)
+		p2p_channel_free(s->closing);
+	if (s->agent) {
+		g_signal_handlers_disconnect_by_data(s->agent, s);
+		nice_agent_remove_stream(s->agent, s->stream);
+		g_object_unref(s->agent);
+	}
+	g_free(s->peer_id);
+	g_free(s->peer_fingerprint);
+	g_free(s->sid);
+	g_free(s->path);
+	g_free(s);
+	return G_SOURCE_REMOVE;
+}
+
+/* Detaches the session from its peer and frees it once the stack has unwound. */
+static void
+session_destroy(P2pSession *s)
+{
+	if (s->state == P2P_SESSION_CLOSED)
+		return;
+	s->state = P2P_SESSION_CLOSED;
+	g_clear_handle_id(&s->timeout, g_source_remove);
+	P2pPeer *peer = p2p_daemon_lookup_peer(s->d, s->peer_id);
+	if (peer && peer->session == s)
+		peer->session = NULL;
+	if (s->agent)
+		g_signal_handlers_disconnect_by_data(s->agent, s);
+	if (s->channel) {
+		/* callbacks may be on the stack: close now (close_notify and any ERROR frame
+		 * still go out), free later, after the transport had time to flush */
+		s->closing = g_steal_pointer(&s->channel);
+		p2p_channel_close(s->closing);
+	}
+	g_timeout_add_seconds(2, free_idle, s);
+}
+
+void
+p2p_session_close(P2pSession *s, const char *code, const char *message)
+{
+	if (s->state == P2P_SESSION_CLOSED)
+		return;
+	if (code && s->channel)
+		send_error_frame(s, code, message);
+	p2p_transfers_session_closed(s->d, s, code ? code : P2P_REASON_DISCONNECTED,
+	                             message ? message : "session closed");
+	send_signal(s, P2P_SK_BYE, NULL);
+	session_destroy(s);
+}
+
+static P2pSession *
+session_new(P2pDaemon *d, P2pPeer *peer, const char *sid, gboolean controlling, GError **error)
+{
+	P2pConfig *cfg = d->cfg;
+	P2pSession *s = g_new0(P2pSession, 1);
+
+	s->d = d;
+	s->peer_id = g_strdup(peer->id);
+	s->peer_fingerprint = g_strdup(peer->fingerprint);
+	s->sid = sid ? g_strdup(sid) : g_strdup_printf("%08x%08x", g_random_int(), g_random_int());
+	s->controlling = controlling;
+	s->state = P2P_SESSION_CONNECTING;
+	s->agent = nice_agent_new_full(g_main_context_default(), NICE_COMPATIBILITY_RFC5245,
+	                               NICE_AGENT_OPTION_RELIABLE | NICE_AGENT_OPTION_ICE_TRICKLE);
+	g_object_set(s->agent, "controlling-mode", controlling, "ice-tcp", cfg->ice_tcp, "ice-udp",
+	             cfg->ice_udp, NULL);
+	if (cfg->stun_host)
+		g_object_set(s->agent, "stun-server", cfg->stun_host, "stun-server-port",
+		             (guint)cfg->stun_port, NULL);
+	for (char **a = cfg->ice_address; a && *a; a++) {
+		NiceAddress addr;
+		nice_address_init(&addr);
+		if (!nice_address_set_from_string(&addr, *a) ||
+		    !nice_agent_add_local_address(s->agent, &addr)) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			            "ice-address: cannot use \"%s\"", *a);
+			g_object_unref(s->agent);
+			s->agent = NULL;
+			free_idle(s);
+			return NULL;
+		}
+	}
+	s->stream = nice_agent_add_stream(s->agent, 1);
+	nice_agent_set_stream_name(s->agent, s->stream, "application");
+	g_signal_connect(s->agent, "new-candidate-full", G_CALLBACK(new_candidate_cb), s);
+	g_signal_connect(s->agent, "candidate-gathering-done", G_CALLBACK(gathering_done_cb), s);
+	g_signal_connect(s->agent, "component-state-changed", G_CALLBACK(component_state_cb), s);
+	g_signal_connect(s->agent, "new-selected-pair-full", G_CALLBACK(selected_pair_cb), s);
+	s->timeout = g_timeout_add_seconds(P2P_SESSION_CONNECT_TIMEOUT_S, timeout_cb, s);
+	peer->session = s;
+	return s;
+}
+
+static gboolean
+gather(P2pSession *s, GError **error)
+{
+	if (!nice_agent_gather_candidates(s->agent, s->stream)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+		            "cannot gather ICE candidates (no usable local address?)");
+		return FALSE;
+	}
+	return TRUE;
+}
+
+P2pSession *
+p2p_session_connect(P2pDaemon *d, P2pPeer *peer, GError **error)
+{
+	P2pSession *s = session_new(d, peer, NULL, TRUE, error);
+	if (s == NULL)
+		return NULL;
+	/* credentials go out before the first trickled candidate */
+	send_credentials(s, P2P_SK_OFFER);
+	if (!gather(s, error)) {
+		session_destroy(s);
+		return NULL;
+	}
+	g_info("session %s: offering (session %s)", s->peer_id, s->sid);
+	return s;
+}
+
+typedef struct {
+	const char *from;
+	const char *fingerprint;
+	const char *kind;
+	const char *session;
+	const char *ufrag;
+	const char *pwd;
+	JsonArray *candidates;
+} SignalParams;
+
+static const P2pField signal_fields[] = {
+	P2P_FIELD(SignalParams, from, "from", P2P_FIELD_STRING, TRUE, 200),
+	P2P_FIELD(SignalParams, fingerprint, "fingerprint", P2P_FIELD_STRING, TRUE, 64),
+	P2P_FIELD(SignalParams, kind, "kind", P2P_FIELD_STRING, TRUE, 16),
+	P2P_FIELD(SignalParams, session, "session", P2P_FIELD_STRING, TRUE, 64),
+	P2P_FIELD(SignalParams, ufrag, "ufrag", P2P_FIELD_STRING, FALSE, 256),
+	P2P_FIELD(SignalParams, pwd, "pwd", P2P_FIELD_STRING, FALSE, 256),
+	P2P_FIELD(SignalParams, candidates, "candidates", P2P_FIELD_STRV, FALSE, 64),
+	{ NULL },
+};
+
+static void
+add_remote_candidates(P2pSession *s, JsonArray *cands)
+{
+	GSList *list = NULL;
+	for (guint i = 0; cands && i < json_array_get_length(cands); i++) {
+		const char *sdp = json_array_get_string_element(cands, i);
+		NiceCandidate *c = nice_agent_parse_remote_candidate_sdp(s->agent, s->stream, sdp);
+		if (c == NULL) {
+			g_debug("session %s: ignoring unparsable candidate \"%s\"", s->peer_id, sdp);
+			continue;
+		}
+		list = g_slist_prepend(list, c);
+	}
+	if (list)
+		nice_agent_set_remote_candidates(s->agent, s->stream, 1, list);
+	g_slist_free_full(list, (GDestroyNotify)nice_candidate_free);
+}
+
+void
+p2p_session_handle_signal(P2pDaemon *d, JsonObject *params)
+{
+	SignalParams p = { 0 };
+	g_autoptr(GError) error = NULL;
+
+	if (!p2p_schema_decode(params, signal_fields, &p, &error)) {
+		g_warning("signaling: bad signal message: %s", error->message);
+		return;
+	}
+	P2pPeer *peer = p2p_daemon_lookup_peer(d, p.from);
+	if (peer == NULL) {
+		g_debug("signaling: signal from unknown peer %s", p.from);
+		return;
+	}
+	if (g_strcmp0(peer->fingerprint, p.fingerprint) != 0) {
+		g_free(peer->fingerprint);
+		peer->fingerprint = g_strdup(p.fingerprint);
+	}
+	P2pSession *s = peer->session;
+
+	if (strcmp(p.kind, P2P_SK_OFFER) == 0) {
+		if (p.ufrag == NULL || p.pwd == NULL) {
+			g_warning("signaling: offer from %s without credentials", p.from);
+			return;
+		}
+		if (s && s->controlling && s->state == P2P_SESSION_CONNECTING &&
+		    strcmp(d->identity->fingerprint, p.fingerprint) < 0) {
+			/* glare: ours wins, the peer will answer our offer */
+			g_debug("session %s: glare, keeping our offer", p.from);
+			return;
+		}
+		if (s) {
+			/* glare lost, or the peer restarted: its new offer replaces our session,
+			 * and transfers still connecting move to the new one */
+			g_info("session %s: replaced by the peer's new offer", p.from);
+			peer->session = NULL;
+			if (s->state != P2P_SESSION_CONNECTING) {
+				p2p_transfers_session_closed(d, s, P2P_REASON_DISCONNECTED,
+				                             "the peer restarted the session");
+			}
+			session_destroy(s);
+		}
+		s = session_new(d, peer, p.session, FALSE, &error);
+		if (s == NULL) {
+			g_warning("session %s: %s", p.from, error->message);
+			return;
+		}
+		nice_agent_set_remote_credentials(s->agent, s->stream, p.ufrag, p.pwd);
+		s->remote_creds = TRUE;
+		send_credentials(s, P2P_SK_ANSWER);
+		if (!gather(s, &error)) {
+			g_warning("session %s: %s", p.from, error->message);
+			session_destroy(s);
+			return;
+		}
+		add_remote_candidates(s, p.candidates);
+		return;
+	}
+	if (s == NULL || strcmp(s->sid, p.session) != 0) {
+		g_debug("session %s: %s for a session we do not have", p.from, p.kind);
+		return;
+	}
+	if (strcmp(p.kind, P2P_SK_ANSWER) == 0) {
+		if (p.ufrag && p.pwd && !s->remote_creds) {
+			nice_agent_set_remote_credentials(s->agent, s->stream, p.ufrag, p.pwd);
+			s->remote_creds = TRUE;
+		}
+		add_remote_candidates(s, p.candidates);
+	} else if (strcmp(p.kind, P2P_SK_CANDIDATE) == 0) {
+		add_remote_candidates(s, p.candidates);
+	} else if (strcmp(p.kind, P2P_SK_END) == 0) {
+		nice_agent_peer_candidate_gathering_done(s->agent, s->stream);
+	} else if (strcmp(p.kind, P2P_SK_BYE) == 0) {
+		g_autofree char *m = g_strdup_printf("%s ended the session", p.from);
+		p2p_transfers_session_closed(d, s, P2P_REASON_DISCONNECTED, m);
+		session_destroy(s);
+	}
+}

@@ -1,0 +1,36 @@
+/* p2pd-session.h: one ICE session per peer pair (libnice, trickle, ICE-TCP and UDP),
+ * negotiated through the signaling server, with the TLS channel on top once a
+ * candidate pair is selected, and the peer's key checked against the announced and
+ * pinned fingerprints. */
+#pragma once
+
+#include "p2pd-channel.h"
+#include "p2pd-daemon.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+	P2P_SESSION_CONNECTING, /* ICE checks running */
+	P2P_SESSION_SECURING,   /* TLS handshake, then HELLO */
+	P2P_SESSION_READY,      /* frames may flow */
+	P2P_SESSION_CLOSED,
+} P2pSessionState;
+
+#define P2P_SESSION_CONNECT_TIMEOUT_S 30
+
+/* Starts a session to peer as the controlling, TLS-client side. */
+P2pSession *p2p_session_connect(P2pDaemon *d, P2pPeer *peer, GError **error);
+/* A relayed signaling message (params of the "signal" notification). */
+void p2p_session_handle_signal(P2pDaemon *d, JsonObject *params);
+/* Tears the session down; code/message go to the peer in an ERROR frame when the
+ * channel is up (code NULL: a quiet close). */
+void p2p_session_close(P2pSession *s, const char *code, const char *message);
+
+P2pSessionState p2p_session_get_state(P2pSession *s);
+const char *p2p_session_state_name(P2pSession *s);
+P2pChannel *p2p_session_get_channel(P2pSession *s);
+const char *p2p_session_peer_id(P2pSession *s);
+/* "tcp host 127.0.0.1:5000 <-> host 127.0.0.1:6000", or NULL before selection. */
+const char *p2p_session_path(P2pSession *s);
+
+G_END_DECLS
