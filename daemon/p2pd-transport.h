@@ -1,0 +1,74 @@
+/* p2pd-transport.h: the small byte-stream interface the TLS channel runs on, so that a
+ * faster transport over libnice datagrams (QUIC or equivalent) can replace libnice's
+ * reliable agent without the channel noticing.
+ *
+ * Rules every implementation keeps:
+ *   - callbacks run from the main loop, never from inside ops->write or ops->close;
+ *   - after ops->close no callback is called any more;
+ *   - readable may free the transport's owner only through a deferred free (the
+ *     channel does so), since the implementation may still be on the stack. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct _P2pTransport P2pTransport;
+
+typedef struct {
+	void (*readable)(P2pTransport *t, const guint8 *data, gsize len, gpointer user); /* bytes arrived */
+	void (*writable)(P2pTransport *t, gpointer user); /* write would accept more now */
+	void (*closed)(P2pTransport *t, const GError *error, gpointer user); /* NULL error = clean */
+} P2pTransportCallbacks;
+
+typedef struct {
+	/* bytes accepted, 0 = would block (writable follows), -1 = error */
+	gssize (*write)(P2pTransport *t, const guint8 *data, gsize len, GError **error);
+	void (*close)(P2pTransport *t);
+	void (*free)(P2pTransport *t);
+	const char *name; /* "nice-reliable" */
+} P2pTransportOps;
+
+struct _P2pTransport {
+	const P2pTransportOps *ops;
+	P2pTransportCallbacks cb;
+	gpointer user;
+};
+
+static inline gssize
+p2p_transport_write(P2pTransport *t, const guint8 *data, gsize len, GError **error)
+{
+	return t->ops->write(t, data, len, error);
+}
+
+static inline void
+p2p_transport_close(P2pTransport *t)
+{
+	t->ops->close(t);
+}
+
+static inline void
+p2p_transport_free(P2pTransport *t)
+{
+	if (t != NULL)
+		t->ops->free(t);
+}
+
+static inline void
+p2p_transport_set_callbacks(P2pTransport *t, const P2pTransportCallbacks *cb, gpointer user)
+{
+	t->cb = *cb;
+	t->user = user;
+}
+
+static inline const char *
+p2p_transport_name(P2pTransport *t)
+{
+	return t->ops->name;
+}
+
+/* p2pd-transport-nice.c: libnice's reliable agent (ICE-TCP, or pseudo-TCP over UDP). */
+typedef struct _NiceAgent NiceAgent;
+P2pTransport *p2p_transport_nice_new(NiceAgent *agent, guint stream_id, guint component_id);
+
+G_END_DECLS
