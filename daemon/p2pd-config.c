@@ -1,6 +1,8 @@
 /* p2pd-config.c: see p2pd-config.h. */
 #include "config.h"
 
+#include <gio/gio.h>
+
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>

@@ -213,7 +213,7 @@ m_peers_list(Client *c, gpointer params, int *pass_fd, JsonNode **data,
 	P2pDaemon *d = c->ctrl->d;
 	JsonObject *o = json_object_new();
 	JsonArray *a = json_array_new();
-	g_autoptr(GPtrArray) peers = g_hash_table_get_values_as_ptr_array(d->peers);
+	g_autoptr(GPtrArray) peers = p2p_hash_values(d->peers);
 
 	g_ptr_array_sort(peers, peer_cmp);
 	for (guint i = 0; i < peers->len; i++) {
@@ -290,7 +290,7 @@ m_transfer_list(Client *c, gpointer params, int *pass_fd, JsonNode **data,
 {
 	JsonObject *o = json_object_new();
 	JsonArray *a = json_array_new();
-	g_autoptr(GPtrArray) all = g_hash_table_get_values_as_ptr_array(c->ctrl->d->transfers);
+	g_autoptr(GPtrArray) all = p2p_hash_values(c->ctrl->d->transfers);
 
 	g_ptr_array_sort(all, transfer_cmp);
 	for (guint i = 0; i < all->len; i++)

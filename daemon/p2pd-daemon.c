@@ -1,6 +1,8 @@
 /* p2pd-daemon.c: see p2pd-daemon.h. */
 #include "config.h"
 
+#include <gio/gio.h>
+
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,6 +22,18 @@ peer_free(P2pPeer *p)
 	g_free(p->id);
 	g_free(p->fingerprint);
 	g_free(p);
+}
+
+GPtrArray *
+p2p_hash_values(GHashTable *h)
+{
+	GPtrArray *a = g_ptr_array_sized_new(g_hash_table_size(h));
+	GHashTableIter it;
+	gpointer v;
+	g_hash_table_iter_init(&it, h);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		g_ptr_array_add(a, v);
+	return a;
 }
 
 P2pPeer *
@@ -170,7 +184,7 @@ on_registered(P2pSignal *s, JsonArray *peers, gpointer user)
 		g_hash_table_add(now, (gpointer)id);
 	}
 	/* peers that left while we were away */
-	g_autoptr(GPtrArray) all = g_hash_table_get_values_as_ptr_array(d->peers);
+	g_autoptr(GPtrArray) all = p2p_hash_values(d->peers);
 	for (guint i = 0; i < all->len; i++) {
 		P2pPeer *p = all->pdata[i];
 		if (!g_hash_table_contains(now, p->id))

@@ -53,6 +53,9 @@ P2pPeer *p2p_daemon_lookup_peer(P2pDaemon *d, const char *id);
  * with *candidates set (caller frees) when ambiguous. */
 const char *p2p_resolve_alias(const char *const *ids, const char *name, GPtrArray **candidates);
 
+/* The values of a hash table, as a new array (GLib 2.74 has no such call). */
+GPtrArray *p2p_hash_values(GHashTable *h);
+
 /* Sends an event to every subscribed control client. params is consumed. */
 void p2p_daemon_emit(P2pDaemon *d, const char *event, JsonNode *params);
 

@@ -1,6 +1,8 @@
 /* p2pd-inbox.c: see p2pd-inbox.h. */
 #include "config.h"
 
+#include <gio/gio.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -8,7 +8,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "p2pd-daemon.h"
-#include "p2pd-log.h"
+#include "p2p-log.h"
 
 static gboolean
 quit_cb(gpointer loop)

@@ -5,6 +5,8 @@
  * offer and the other answers it. */
 #include "config.h"
 
+#include <gio/gio.h>
+
 #include <agent.h>
 #include <string.h>
 

@@ -1,6 +1,8 @@
 /* p2pd-state.c: see p2pd-state.h. */
 #include "config.h"
 
+#include <gio/gio.h>
+
 #include <sqlite3.h>
 
 #include "p2pd-state.h"

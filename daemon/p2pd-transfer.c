@@ -792,22 +792,10 @@ p2p_transfers_frame(P2pDaemon *d, P2pSession *s, guint8 type, GBytes *payload)
 
 /* ---- session events ----------------------------------------------------------- */
 
-static GPtrArray *
-snapshot(P2pDaemon *d)
-{
-	GPtrArray *a = g_ptr_array_new();
-	GHashTableIter it;
-	gpointer v;
-	g_hash_table_iter_init(&it, d->transfers);
-	while (g_hash_table_iter_next(&it, NULL, &v))
-		g_ptr_array_add(a, v);
-	return a;
-}
-
 void
 p2p_transfers_session_ready(P2pDaemon *d, P2pSession *s)
 {
-	g_autoptr(GPtrArray) all = snapshot(d);
+	g_autoptr(GPtrArray) all = p2p_hash_values(d->transfers);
 	for (guint i = 0; i < all->len; i++) {
 		P2pTransfer *t = all->pdata[i];
 		if (t->outgoing && t->state == P2P_XFER_CONNECTING &&
@@ -819,7 +807,7 @@ p2p_transfers_session_ready(P2pDaemon *d, P2pSession *s)
 void
 p2p_transfers_session_writable(P2pDaemon *d, P2pSession *s)
 {
-	g_autoptr(GPtrArray) all = snapshot(d);
+	g_autoptr(GPtrArray) all = p2p_hash_values(d->transfers);
 	for (guint i = 0; i < all->len; i++) {
 		P2pTransfer *t = all->pdata[i];
 		if (t->session == s && t->outgoing)
@@ -831,7 +819,7 @@ void
 p2p_transfers_session_closed(P2pDaemon *d, P2pSession *s, const char *code,
                              const char *message)
 {
-	g_autoptr(GPtrArray) all = snapshot(d);
+	g_autoptr(GPtrArray) all = p2p_hash_values(d->transfers);
 	P2pPeer *peer = p2p_daemon_lookup_peer(d, p2p_session_peer_id(s));
 	gboolean taken_over = peer && peer->session && peer->session != s;
 
