@@ -26,6 +26,7 @@ struct _P2pSession {
 	NiceAgent *agent;
 	guint stream;
 	gboolean remote_creds;
+	P2pTransport *transport; /* until the channel takes it */
 	P2pChannel *channel;
 	P2pChannel *closing;    /* closed, freed with the session */
 	char *path;
@@ -108,6 +109,7 @@ new_candidate_cb(NiceAgent *agent, NiceCandidate *cand, gpointer data)
 	JsonObject *p = json_object_new();
 	JsonArray *a = json_array_new();
 
+	g_debug("session %s: local candidate %s", s->peer_id, sdp);
 	json_array_add_string_element(a, sdp);
 	json_object_set_array_member(p, "candidates", a);
 	send_signal(s, P2P_SK_CANDIDATE, p);
@@ -310,10 +312,10 @@ component_state_cb(NiceAgent *agent, guint stream, guint comp, guint state, gpoi
 	P2pSession *s = data;
 
 	g_debug("session %s: component state %s", s->peer_id, nice_component_state_to_string(state));
-	if (state == NICE_COMPONENT_STATE_READY && s->channel == NULL) {
-		P2pTransport *t = p2p_transport_nice_new(s->agent, s->stream, 1);
+	if (state == NICE_COMPONENT_STATE_READY && s->transport) {
 		s->state = P2P_SESSION_SECURING;
-		s->channel = p2p_channel_new(t, s->d->identity, s->controlling, &channel_cb, s);
+		s->channel = p2p_channel_new(g_steal_pointer(&s->transport), s->d->identity,
+		                             s->controlling, &channel_cb, s);
 	} else if (state == NICE_COMPONENT_STATE_FAILED && s->channel == NULL) {
 		g_autofree char *m = g_strdup_printf("no network path to %s: every ICE candidate pair "
 		                                     "failed", s->peer_id);
@@ -346,6 +348,8 @@ free_idle(gpointer data)
 	P2pSession *s = data;
 	if (s->closing)
 		p2p_channel_free(s->closing);
+	if (s->transport)
+		p2p_transport_free(s->transport);
 	if (s->agent) {
 		g_signal_handlers_disconnect_by_data(s->agent, s);
 		nice_agent_remove_stream(s->agent, s->stream);
@@ -408,8 +412,9 @@ session_new(P2pDaemon *d, P2pPeer *peer, const char *sid, gboolean controlling, 
 	s->state = P2P_SESSION_CONNECTING;
 	s->agent = nice_agent_new_full(g_main_context_default(), NICE_COMPATIBILITY_RFC5245,
 	                               NICE_AGENT_OPTION_RELIABLE | NICE_AGENT_OPTION_ICE_TRICKLE);
+	/* no UPnP: it multicasts to the LAN and opens router ports nobody asked for */
 	g_object_set(s->agent, "controlling-mode", controlling, "ice-tcp", cfg->ice_tcp, "ice-udp",
-	             cfg->ice_udp, NULL);
+	             cfg->ice_udp, "upnp", FALSE, NULL);
 	if (cfg->stun_host)
 		g_object_set(s->agent, "stun-server", cfg->stun_host, "stun-server-port",
 		             (guint)cfg->stun_port, NULL);
@@ -440,6 +445,9 @@ session_new(P2pDaemon *d, P2pPeer *peer, const char *sid, gboolean controlling, 
 static gboolean
 gather(P2pSession *s, GError **error)
 {
+	/* receiving must be attached before the checks start: libnice answers connectivity
+	 * checks on a reliable stream only once someone receives on it */
+	s->transport = p2p_transport_nice_new(s->agent, s->stream, 1);
 	if (!nice_agent_gather_candidates(s->agent, s->stream)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
 		            "cannot gather ICE candidates (no usable local address?)");
@@ -496,6 +504,7 @@ add_remote_candidates(P2pSession *s, JsonArray *cands)
 			g_debug("session %s: ignoring unparsable candidate \"%s\"", s->peer_id, sdp);
 			continue;
 		}
+		g_debug("session %s: remote candidate %s", s->peer_id, sdp);
 		list = g_slist_prepend(list, c);
 	}
 	if (list)

@@ -46,3 +46,62 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
 		echo $((20000 + $$ % 20000))
 }
+
+# ---- p2p-signald and p2pd on loopback ---------------------------------------------
+
+# start_signald [PORT]: a throwaway signaling server with its own certificate and an
+# API key "team" (secret in $T/team.key). Sets SIG_PORT and SIGNALD_PID.
+start_signald() {
+	mkdir -p "$T/sig"
+	if [ ! -f "$T/sig/signald.crt" ]; then
+		"$SIGNALD" --make-cert "$T/sig" >/dev/null
+		"$SIGNALD" --keys "$T/sig/keys.conf" --add-key team >"$T/team.key"
+		chmod 600 "$T/team.key"
+	fi
+	rm -f "$T/sig/port"
+	"$SIGNALD" --listen "127.0.0.1:${1:-0}" --port-file "$T/sig/port" \
+		--certificate "$T/sig/signald.crt" --private-key "$T/sig/signald.key" \
+		--keys "$T/sig/keys.conf" >>"$T/signald.log" 2>&1 &
+	SIGNALD_PID=$!
+	PIDS="$PIDS $SIGNALD_PID"
+	wait_for 10 test -s "$T/sig/port" || fail "p2p-signald did not start"
+	SIG_PORT=$(cat "$T/sig/port")
+}
+
+stop_signald() {
+	kill "$SIGNALD_PID" 2>/dev/null || true
+	wait "$SIGNALD_PID" 2>/dev/null || true
+}
+
+# start_daemon NAME [KEYFILE] [FLAGS...]: a p2pd for agent NAME, state in $T/NAME,
+# control socket $T/NAME/ctl.sock, ICE on loopback only. Sets PID_<NAME>.
+start_daemon() {
+	name=$1; shift
+	key="$T/team.key"
+	if [ $# -gt 0 ] && [ -f "$1" ]; then key=$1; shift; fi
+	mkdir -p "$T/$name"
+	"$P2PD" --agent "$name" --signal-server "127.0.0.1:$SIG_PORT" --api-key-file "$key" \
+		--signal-ca "$T/sig/signald.crt" --state-dir "$T/$name/state" \
+		--save-dir "$T/$name/inbox" --control-socket "$T/$name/ctl.sock" \
+		--ice-address 127.0.0.1 "$@" >>"$T/$name.log" 2>&1 &
+	eval "PID_$name=$!"
+	PIDS="$PIDS $!"
+	wait_for 10 test -S "$T/$name/ctl.sock" || fail "p2pd $name did not start"
+}
+
+stop_daemon() {
+	eval "pid=\$PID_$1"
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+# ctl NAME ARGS...: p2pctl against NAME's daemon.
+ctl() {
+	name=$1; shift
+	"$P2PCTL" --socket "$T/$name/ctl.sock" "$@"
+}
+
+# sees NAME PEER: NAME's daemon lists PEER as online.
+sees() {
+	ctl "$1" --json list | grep -q "\"id\" *: *\"$2\"[^}]*\"online\" *: *true"
+}
