@@ -204,7 +204,7 @@ id_params(const char *id)
 {
 	JsonObject *o = json_object_new();
 	json_object_set_string_member(o, "id", id);
-	return json_node_init_object(json_node_alloc(), o);
+	return p2pctl_node_take_object(o);
 }
 
 static gint
@@ -434,8 +434,7 @@ p2pctl_cmd_recv(int argc, char **argv, P2pctlContext *ctx)
 		}
 		json_object_set_string_member(o, "saved_path", saved);
 		g_clear_pointer(&final_node, json_node_unref);
-		final_node = json_node_init_object(json_node_alloc(), o);
-		json_object_unref(o);
+		final_node = p2pctl_node_take_object(o);
 		p2pctl_print_json(ctx, final_node);
 	} else {
 		g_autofree char *esaved = p2pctl_escape(saved);

@@ -88,7 +88,7 @@ p2pctl_cmd_send(int argc, char **argv, P2pctlContext *ctx)
 	json_object_set_string_member(o, "path", path);
 	json_object_set_string_member(o, "peer", peer);
 	g_autoptr(JsonNode) node = p2pctl_call(ctx, conn, P2P_M_TRANSFER_SEND,
-	                                       json_node_init_object(json_node_alloc(), o),
+	                                       p2pctl_node_take_object(o),
 	                                       &status);
 	if (node == NULL)
 		return status;

@@ -14,7 +14,7 @@ id_params(const char *id, const char *reason)
 	json_object_set_string_member(o, "id", id);
 	if (reason)
 		json_object_set_string_member(o, "reason", reason);
-	return json_node_init_object(json_node_alloc(), o);
+	return p2pctl_node_take_object(o);
 }
 
 int
@@ -70,7 +70,7 @@ list_transfers(P2pctlContext *ctx, gboolean all)
 	if (all)
 		json_object_set_boolean_member(o, "all", TRUE);
 	g_autoptr(JsonNode) result = p2pctl_call(ctx, conn, P2P_M_TRANSFER_LIST,
-	                                         json_node_init_object(json_node_alloc(), o),
+	                                         p2pctl_node_take_object(o),
 	                                         &status);
 	if (result == NULL)
 		return status;

@@ -33,6 +33,14 @@ struct _P2pctlConn {
 	GArray *fds;   /* descriptors received, not yet claimed by a response */
 };
 
+JsonNode *
+p2pctl_node_take_object(JsonObject *o)
+{
+	JsonNode *node = json_node_new(JSON_NODE_OBJECT);
+	json_node_take_object(node, o);
+	return node;
+}
+
 /* ---- interruption --------------------------------------------------------------- */
 
 /* A self-pipe so that poll() wakes up on SIGINT even if the signal arrives between
@@ -330,7 +338,7 @@ p2pctl_conn_call(P2pctlConn *conn, const char *method, JsonNode *params, int *fd
 	if (error_data_out)
 		*error_data_out = NULL;
 	if (params == NULL)
-		params = json_node_init_object(json_node_alloc(), json_object_new());
+		params = p2pctl_node_take_object(json_object_new());
 	line = p2p_rpc_build_request(id, method, params);
 	/* A descriptor left over from an earlier response belongs to nothing. */
 	close_fds(conn);

@@ -44,6 +44,9 @@ typedef enum {
 #define P2PCTL_MAX_QUEUED      4096        /* notifications waiting to be read */
 #define P2PCTL_MAX_COLLISIONS  9999        /* "name (N).ext" attempts in recv */
 
+/* A node that owns o (json_node_init_object() would add a reference instead). */
+JsonNode *p2pctl_node_take_object(JsonObject *o);
+
 /* ---- connection (p2pctl-rpc.c) -------------------------------------------------- */
 
 typedef struct _P2pctlConn P2pctlConn;
