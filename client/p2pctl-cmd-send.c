@@ -87,11 +87,16 @@ p2pctl_cmd_send(int argc, char **argv, P2pctlContext *ctx)
 	JsonObject *o = json_object_new();
 	json_object_set_string_member(o, "path", path);
 	json_object_set_string_member(o, "peer", peer);
-	g_autoptr(JsonNode) node = p2pctl_call(ctx, conn, P2P_M_TRANSFER_SEND,
-	                                       p2pctl_node_take_object(o),
-	                                       &status);
-	if (node == NULL)
-		return status;
+	g_clear_pointer(&ctx->error_data, json_node_unref);
+	g_autoptr(JsonNode) node = p2pctl_conn_call(conn, P2P_M_TRANSFER_SEND,
+	                                            p2pctl_node_take_object(o), NULL,
+	                                            &ctx->error_data, &error);
+	if (node == NULL) {
+		if (g_error_matches(error, P2PCTL_ERROR, P2PCTL_ERROR_INTERRUPTED))
+			g_prefix_error(&error, "%s", "the transfer may have started in p2pd "
+			                             "(see 'p2pctl transfers'): ");
+		return p2pctl_fail(ctx, error);
+	}
 	g_autoptr(P2pctlTransfer) t = p2pctl_transfer_from_json(node, &error);
 	if (t == NULL)
 		return p2pctl_fail(ctx, error);

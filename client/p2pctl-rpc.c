@@ -190,10 +190,6 @@ wait_readable(P2pctlConn *conn, gint64 deadline, const char *what, GError **erro
 		};
 		int timeout = -1;
 
-		if (interrupt_flag) {
-			g_set_error(error, P2PCTL_ERROR, P2PCTL_ERROR_INTERRUPTED, "interrupted");
-			return FALSE;
-		}
 		if (deadline > 0) {
 			gint64 left = deadline - g_get_monotonic_time();
 			if (left <= 0) {
@@ -209,8 +205,14 @@ wait_readable(P2pctlConn *conn, gint64 deadline, const char *what, GError **erro
 			            g_strerror(errno));
 			return FALSE;
 		}
+		/* Data first: a response that is already here (say, the new transfer's id)
+		 * is worth reading before giving up. */
 		if (n > 0 && pfd[0].revents)
 			return TRUE;
+		if (interrupt_flag) {
+			g_set_error(error, P2PCTL_ERROR, P2PCTL_ERROR_INTERRUPTED, "interrupted");
+			return FALSE;
+		}
 	}
 }
 

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -395,6 +396,36 @@ test_daemon_sends_garbage(void)
 	g_assert_nonnull(strstr(r.err, "sent an invalid message"));
 }
 
+static gboolean
+interrupt_after_send(Fake *f, const char *method, JsonObject *params, gint64 id)
+{
+	if (strcmp(method, P2P_M_TRANSFER_SEND) == 0) {
+		fake_result(f, id, XFER("t3", "out", "transferring", ""));
+		/* as if the user pressed Ctrl-C while p2pctl waits for events */
+		kill(getpid(), SIGINT);
+		return TRUE;
+	}
+	fake_result(f, id, "{}");
+	return TRUE;
+}
+
+static void
+test_send_interrupted(void)
+{
+	g_autofree char *file = NULL;
+	close(g_file_open_tmp("p2pctl-send-XXXXXX", &file, NULL));
+
+	Fake *f = fake_start(interrupt_after_send, NULL);
+	g_auto(Run) r = { 0 };
+	const char *args[] = { "send", file, "bob", NULL };
+	run(&r, f, args);
+	g_free(fake_stop(f));
+	g_assert_cmpint(r.status, ==, P2PCTL_EXIT_INTERRUPTED);
+	g_assert_cmpstr(r.err, ==, "p2pctl: interrupted; transfer t3 continues in p2pd "
+	                           "(see 'p2pctl status t3')\n");
+	unlink(file);
+}
+
 /* ---- recv ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -580,5 +611,7 @@ main(int argc, char **argv)
 	g_test_add_func("/p2pctl/rpc/recv-bad-hash", test_recv_bad_hash);
 	g_test_add_func("/p2pctl/rpc/recv-bad-name", test_recv_bad_name);
 	g_test_add_func("/p2pctl/rpc/save-file-names", test_save_file_names);
+	/* last: the interruption flag stays set for the rest of the process */
+	g_test_add_func("/p2pctl/rpc/send-interrupted", test_send_interrupted);
 	return g_test_run();
 }
