@@ -45,7 +45,7 @@
 #define P2P_M_TRANSFER_SEND       "transfer.send"
 #define P2P_M_TRANSFER_LIST       "transfer.list"
 #define P2P_M_TRANSFER_STATUS     "transfer.status"
-#define P2P_M_TRANSFER_ACCEPT     "transfer.accept"
+#define P2P_M_TRANSFER_ACCEPT     "transfer.accept"   /* offer waiting (auto-accept=false) */
 #define P2P_M_TRANSFER_REJECT     "transfer.reject"
 #define P2P_M_TRANSFER_TAKE       "transfer.take"     /* fd of a received file, SCM_RIGHTS */
 #define P2P_M_TRANSFER_TAKEN      "transfer.taken"    /* caller copied it: drop inbox copy */

@@ -1,0 +1,141 @@
+/* p2pctl-cmd-transfer.c: "status", "transfers", "accept" and "reject": one call each
+ * and a human rendering of the Transfer objects they return. */
+#include "config.h"
+
+#include <string.h>
+
+#include "p2pctl.h"
+
+static JsonNode *
+id_params(const char *id, const char *reason)
+{
+	JsonObject *o = json_object_new();
+
+	json_object_set_string_member(o, "id", id);
+	if (reason)
+		json_object_set_string_member(o, "reason", reason);
+	return p2pctl_node_take_object(o);
+}
+
+int
+p2pctl_print_transfer_list(P2pctlContext *ctx, JsonNode *result)
+{
+	g_autoptr(GError) error = NULL;
+
+	if (ctx->json) {
+		p2pctl_print_json(ctx, result);
+		return P2PCTL_EXIT_OK;
+	}
+	JsonNode *list = JSON_NODE_HOLDS_OBJECT(result)
+		? json_object_get_member(json_node_get_object(result), "transfers") : NULL;
+	if (list == NULL || !JSON_NODE_HOLDS_ARRAY(list)) {
+		g_set_error(&error, P2PCTL_ERROR, P2PCTL_ERROR_PROTOCOL,
+		            "p2pd's answer to \"%s\" lacks the \"transfers\" array",
+		            P2P_M_TRANSFER_LIST);
+		return p2pctl_fail(ctx, error);
+	}
+	JsonArray *a = json_node_get_array(list);
+	if (json_array_get_length(a) == 0) {
+		fprintf(ctx->out, "no transfers\n");
+		return P2PCTL_EXIT_OK;
+	}
+	g_autoptr(P2pctlTable) table = p2pctl_table_new(7, "ID", "DIR", "PEER", "STATE", "SIZE",
+	                                                "DONE", "NAME");
+	for (guint i = 0; i < json_array_get_length(a); i++) {
+		g_autoptr(P2pctlTransfer) t =
+			p2pctl_transfer_from_json(json_array_get_element(a, i), &error);
+		if (t == NULL)
+			return p2pctl_fail(ctx, error);
+		g_autofree char *size = p2pctl_format_size(t->size);
+		g_autofree char *done = g_strdup_printf(
+			"%u%%", t->size ? (guint)(MIN(t->bytes, t->size) * 100 / t->size)
+			                : (g_strcmp0(t->state, "complete") == 0 ? 100u : 0u));
+		p2pctl_table_add(table, t->id, t->direction, t->peer, t->state, size, done,
+		                 t->name);
+	}
+	p2pctl_table_print(table, ctx->out);
+	return P2PCTL_EXIT_OK;
+}
+
+static int
+list_transfers(P2pctlContext *ctx, gboolean all)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(P2pctlConn) conn = p2pctl_connect(ctx, &error);
+	int status = P2PCTL_EXIT_OK;
+
+	if (conn == NULL)
+		return p2pctl_fail(ctx, error);
+	JsonObject *o = json_object_new();
+	if (all)
+		json_object_set_boolean_member(o, "all", TRUE);
+	g_autoptr(JsonNode) result = p2pctl_call(ctx, conn, P2P_M_TRANSFER_LIST,
+	                                         p2pctl_node_take_object(o),
+	                                         &status);
+	if (result == NULL)
+		return status;
+	return p2pctl_print_transfer_list(ctx, result);
+}
+
+/* One call with {"id":..} whose result is a Transfer, printed as key: value lines. */
+static int
+transfer_call(P2pctlContext *ctx, const char *method, const char *id, const char *reason,
+              const char *verb)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(P2pctlConn) conn = p2pctl_connect(ctx, &error);
+	int status = P2PCTL_EXIT_OK;
+
+	if (conn == NULL)
+		return p2pctl_fail(ctx, error);
+	g_autoptr(JsonNode) result = p2pctl_call(ctx, conn, method, id_params(id, reason),
+	                                         &status);
+	if (result == NULL)
+		return status;
+	if (ctx->json) {
+		p2pctl_print_json(ctx, result);
+		return P2PCTL_EXIT_OK;
+	}
+	g_autoptr(P2pctlTransfer) t = p2pctl_transfer_from_json(result, &error);
+	if (t == NULL)
+		return p2pctl_fail(ctx, error);
+	if (verb) {
+		g_autofree char *eid = p2pctl_escape(t->id);
+		g_autofree char *name = p2pctl_escape(t->name ? t->name : "?");
+		g_autofree char *peer = p2pctl_escape(t->peer ? t->peer : "?");
+		g_autofree char *size = p2pctl_format_size(t->size);
+		fprintf(ctx->out, "%s %s: %s (%s) from %s, now %s\n", verb, eid, name, size, peer,
+		        t->state);
+	} else {
+		g_autofree char *text = p2pctl_transfer_describe(t);
+		fputs(text, ctx->out);
+	}
+	return P2PCTL_EXIT_OK;
+}
+
+int
+p2pctl_cmd_status(int argc, char **argv, P2pctlContext *ctx)
+{
+	if (argc == 0)
+		return list_transfers(ctx, FALSE);
+	return transfer_call(ctx, P2P_M_TRANSFER_STATUS, argv[0], NULL, NULL);
+}
+
+int
+p2pctl_cmd_transfers(int argc, char **argv, P2pctlContext *ctx)
+{
+	return list_transfers(ctx, p2pctl_opt(ctx, "all") != NULL);
+}
+
+int
+p2pctl_cmd_accept(int argc, char **argv, P2pctlContext *ctx)
+{
+	return transfer_call(ctx, P2P_M_TRANSFER_ACCEPT, argv[0], NULL, "accepted");
+}
+
+int
+p2pctl_cmd_reject(int argc, char **argv, P2pctlContext *ctx)
+{
+	return transfer_call(ctx, P2P_M_TRANSFER_REJECT, argv[0], p2pctl_opt(ctx, "reason"),
+	                     "rejected");
+}

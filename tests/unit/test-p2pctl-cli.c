@@ -1,0 +1,219 @@
+/* Unit tests for p2pctl's command line: the verb table, --help printed from it, and
+ * usage errors (exit 2, with a message that names what is wrong). */
+#include "config.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "p2pctl.h"
+
+typedef struct {
+	int status;
+	char *out;
+	char *err;
+} Run;
+
+static void
+run_clear(Run *r)
+{
+	g_free(r->out);
+	g_free(r->err);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Run, run_clear)
+
+/* Runs p2pctl_run() on a NULL-terminated argument list, capturing both streams. */
+static void
+run(Run *r, ...)
+{
+	g_autoptr(GPtrArray) args = g_ptr_array_new();
+	char *obuf = NULL, *ebuf = NULL;
+	size_t olen = 0, elen = 0;
+	FILE *out = open_memstream(&obuf, &olen);
+	FILE *err = open_memstream(&ebuf, &elen);
+	va_list ap;
+
+	g_ptr_array_add(args, (gpointer)"p2pctl");
+	va_start(ap, r);
+	for (const char *a = va_arg(ap, const char *); a; a = va_arg(ap, const char *))
+		g_ptr_array_add(args, (gpointer)a);
+	va_end(ap);
+	g_ptr_array_add(args, NULL);
+	r->status = p2pctl_run((int)args->len - 1, (char **)args->pdata, out, err);
+	fclose(out);
+	fclose(err);
+	r->out = g_strdup(obuf);
+	r->err = g_strdup(ebuf);
+	free(obuf);
+	free(ebuf);
+}
+
+static void
+test_help_lists_every_command(void)
+{
+	g_auto(Run) r = { 0 };
+
+	run(&r, "--help", NULL);
+	g_assert_cmpint(r.status, ==, 0);
+	g_assert_cmpstr(r.err, ==, "");
+	for (const P2pctlCommand *c = p2pctl_commands; c->name; c++) {
+		g_autofree char *row = g_strdup_printf("\n  %s", c->name);
+		g_assert_nonnull(strstr(r.out, row));
+		g_assert_nonnull(strstr(r.out, c->summary));
+	}
+	g_assert_nonnull(strstr(r.out, "--socket PATH"));
+	g_assert_nonnull(strstr(r.out, "--json"));
+
+	/* "help" is a verb too, and prints the same */
+	g_auto(Run) h = { 0 };
+	run(&h, "help", NULL);
+	g_assert_cmpint(h.status, ==, 0);
+	g_assert_cmpstr(h.out, ==, r.out);
+}
+
+static void
+test_command_help(void)
+{
+	for (const P2pctlCommand *c = p2pctl_commands; c->name; c++) {
+		g_auto(Run) r = { 0 };
+		run(&r, c->name, "--help", NULL);
+		g_assert_cmpint(r.status, ==, 0);
+		g_autofree char *usage = g_strdup_printf("usage: p2pctl [--socket PATH] [--json] %s",
+		                                         c->name);
+		g_assert_true(g_str_has_prefix(r.out, usage));
+		g_assert_nonnull(strstr(r.out, c->summary));
+		for (const P2pctlOption *o = c->options; o && o->long_name; o++) {
+			g_autofree char *opt = g_strdup_printf("--%s", o->long_name);
+			g_assert_nonnull(strstr(r.out, opt));
+		}
+	}
+	g_auto(Run) h = { 0 };
+	run(&h, "help", "recv", NULL);
+	g_assert_cmpint(h.status, ==, 0);
+	g_assert_nonnull(strstr(h.out, "--output DIR"));
+}
+
+static void
+test_table_is_sane(void)
+{
+	guint n = 0;
+
+	for (const P2pctlCommand *c = p2pctl_commands; c->name; c++, n++) {
+		g_assert_nonnull(c->handler);
+		g_assert_nonnull(c->args);
+		g_assert_cmpuint(c->min_args, <=, c->max_args);
+		for (const P2pctlCommand *d = c + 1; d->name; d++)
+			g_assert_cmpstr(c->name, !=, d->name);
+	}
+	g_assert_cmpuint(n, >=, 9);
+}
+
+static void
+expect_usage(const char *fragment, ...)
+{
+	/* a fixed-size argv is enough for these cases */
+	g_auto(Run) r = { 0 };
+	const char *a[6] = { 0 };
+	va_list ap;
+	guint i = 0;
+
+	va_start(ap, fragment);
+	for (const char *s = va_arg(ap, const char *); s && i < 5; s = va_arg(ap, const char *))
+		a[i++] = s;
+	va_end(ap);
+	run(&r, a[0], a[1], a[2], a[3], a[4], NULL);
+	g_assert_cmpint(r.status, ==, P2PCTL_EXIT_USAGE);
+	g_assert_cmpstr(r.out, ==, "");
+	if (!strstr(r.err, fragment))
+		g_error("expected \"%s\" in \"%s\"", fragment, r.err);
+}
+
+static void
+test_usage_errors(void)
+{
+	expect_usage("unknown command \"frobnicate\"", "frobnicate", NULL);
+	expect_usage("missing command", NULL);
+	expect_usage("missing command", "--socket", "/x.sock", NULL);
+	expect_usage("unknown option \"--bogus\" (see", "--bogus", "list", NULL);
+	expect_usage("unknown option \"--bogus\" for \"list\"", "list", "--bogus", NULL);
+	expect_usage("\"send\" needs FILE", "send", NULL);
+	expect_usage("\"send\" needs PEER", "send", "file.txt", NULL);
+	expect_usage("unexpected argument \"extra\" for \"info\"", "info", "extra", NULL);
+	expect_usage("unexpected argument \"b\" for \"status\"", "status", "a", "b", NULL);
+	expect_usage("\"accept\" needs ID", "accept", NULL);
+	expect_usage("option --output needs an argument (DIR)", "recv", "--output", NULL);
+	expect_usage("option --all takes no argument", "transfers", "--all=yes", NULL);
+	expect_usage("option --socket needs an argument (PATH)", "--socket", NULL);
+	expect_usage("unknown command \"\\x1b[2J\"", "\x1b[2J", NULL);
+	expect_usage("unknown command \"help-me\"", "help", "help-me", NULL);
+}
+
+static void
+test_usage_error_json(void)
+{
+	g_auto(Run) r = { 0 };
+
+	run(&r, "--json", "nope", NULL);
+	g_assert_cmpint(r.status, ==, P2PCTL_EXIT_USAGE);
+	g_assert_cmpstr(r.err, ==, "");
+	g_assert_cmpstr(r.out, ==,
+	                "{\"error\":{\"code\":2,\"message\":\"unknown command \\\"nope\\\" "
+	                "(see 'p2pctl --help')\"}}\n");
+}
+
+static void
+test_unreachable(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("p2pctl-cli-XXXXXX", NULL);
+	g_autofree char *sock = g_build_filename(dir, "missing.sock", NULL);
+	g_auto(Run) r = { 0 };
+
+	/* options after the command work too */
+	run(&r, "info", "--socket", sock, NULL);
+	g_assert_cmpint(r.status, ==, P2PCTL_EXIT_UNREACHABLE);
+	g_assert_nonnull(strstr(r.err, sock));
+	g_assert_nonnull(strstr(r.err, "No such file or directory"));
+	g_assert_nonnull(strstr(r.err, "--socket"));
+
+	/* P2PD_SOCKET is the default; --socket wins over it */
+	g_setenv("P2PD_SOCKET", sock, TRUE);
+	g_auto(Run) e = { 0 };
+	run(&e, "list", NULL);
+	g_assert_cmpint(e.status, ==, P2PCTL_EXIT_UNREACHABLE);
+	g_assert_nonnull(strstr(e.err, sock));
+	g_auto(Run) o = { 0 };
+	run(&o, "--socket=/nonexistent/other.sock", "list", NULL);
+	g_assert_cmpint(o.status, ==, P2PCTL_EXIT_UNREACHABLE);
+	g_assert_nonnull(strstr(o.err, "/nonexistent/other.sock"));
+	g_unsetenv("P2PD_SOCKET");
+	rmdir(dir);
+}
+
+static void
+test_send_missing_file(void)
+{
+	g_auto(Run) r = { 0 };
+
+	/* checked before connecting: no daemon needed */
+	run(&r, "--socket", "/nonexistent.sock", "send", "/nonexistent/file.bin", "bob", NULL);
+	g_assert_cmpint(r.status, ==, P2PCTL_EXIT_FAILED);
+	g_assert_nonnull(strstr(r.err, "cannot send \"/nonexistent/file.bin\": No such file"));
+	g_auto(Run) d = { 0 };
+	run(&d, "--socket", "/nonexistent.sock", "send", "/", "bob", NULL);
+	g_assert_cmpint(d.status, ==, P2PCTL_EXIT_FAILED);
+	g_assert_nonnull(strstr(d.err, "not a regular file"));
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_unsetenv("P2PD_SOCKET");
+	g_test_add_func("/p2pctl/cli/help", test_help_lists_every_command);
+	g_test_add_func("/p2pctl/cli/command-help", test_command_help);
+	g_test_add_func("/p2pctl/cli/table", test_table_is_sane);
+	g_test_add_func("/p2pctl/cli/usage-errors", test_usage_errors);
+	g_test_add_func("/p2pctl/cli/usage-error-json", test_usage_error_json);
+	g_test_add_func("/p2pctl/cli/unreachable", test_unreachable);
+	g_test_add_func("/p2pctl/cli/send-missing-file", test_send_missing_file);
+	return g_test_run();
+}

@@ -1,0 +1,617 @@
+/* p2pctl against a scripted fake p2pd (a thread serving the control socket): the
+ * order of calls (subscribe before transfer.send), events that arrive before the
+ * response, exit statuses, SCM_RIGHTS for transfer.take, saving without overwriting,
+ * and a daemon that hangs up mid-way. */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "p2pctl.h"
+
+typedef struct _Fake Fake;
+/* Answers one request; returns FALSE to hang up. */
+typedef gboolean (*FakeHandler)(Fake *f, const char *method, JsonObject *params, gint64 id);
+
+struct _Fake {
+	char *dir;
+	char *sock_path;
+	int listen_fd;
+	int conn_fd;
+	FakeHandler handler;
+	GThread *thread;
+	GPtrArray *calls; /* "method" or "method {params}" */
+	gpointer data;
+};
+
+static void
+fake_write(Fake *f, const char *line)
+{
+	gsize len = strlen(line);
+	while (len > 0) {
+		ssize_t n = send(f->conn_fd, line, len, MSG_NOSIGNAL);
+		if (n <= 0)
+			return;
+		line += n;
+		len -= n;
+	}
+}
+
+static void
+fake_result(Fake *f, gint64 id, const char *json)
+{
+	g_autofree char *line = g_strdup_printf("{\"jsonrpc\":\"2.0\",\"id\":%" G_GINT64_FORMAT
+	                                        ",\"result\":%s}\n", id, json);
+	fake_write(f, line);
+}
+
+static void
+fake_error(Fake *f, gint64 id, int code, const char *message, const char *data)
+{
+	g_autofree char *line = g_strdup_printf(
+		"{\"jsonrpc\":\"2.0\",\"id\":%" G_GINT64_FORMAT ",\"error\":{\"code\":%d,"
+		"\"message\":\"%s\"%s%s}}\n", id, code, message, data ? ",\"data\":" : "",
+		data ? data : "");
+	fake_write(f, line);
+}
+
+static void
+fake_notify(Fake *f, const char *method, const char *json)
+{
+	g_autofree char *line = g_strdup_printf("{\"jsonrpc\":\"2.0\",\"method\":\"%s\","
+	                                        "\"params\":%s}\n", method, json);
+	fake_write(f, line);
+}
+
+/* The response line with one descriptor attached, as p2pd sends transfer.take. */
+static void
+fake_result_fd(Fake *f, gint64 id, const char *json, int fd)
+{
+	g_autofree char *line = g_strdup_printf("{\"jsonrpc\":\"2.0\",\"id\":%" G_GINT64_FORMAT
+	                                        ",\"result\":%s}\n", id, json);
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control = { 0 };
+	struct iovec iov = { .iov_base = line, .iov_len = strlen(line) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+	                     .msg_controllen = sizeof(control.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	g_assert_cmpint(sendmsg(f->conn_fd, &mh, MSG_NOSIGNAL), ==, (ssize_t)strlen(line));
+}
+
+static gpointer
+fake_thread(gpointer user_data)
+{
+	Fake *f = user_data;
+	P2pLineReader r;
+	char buf[4096];
+
+	f->conn_fd = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	g_assert_cmpint(f->conn_fd, >=, 0);
+	p2p_line_reader_init(&r, P2P_JSONRPC_MAX_LINE);
+	for (;;) {
+		g_autofree char *line = NULL;
+		gsize len = 0;
+
+		line = p2p_line_reader_next(&r, &len, NULL);
+		if (line == NULL) {
+			ssize_t n = read(f->conn_fd, buf, sizeof(buf));
+			if (n <= 0)
+				break;
+			p2p_line_reader_feed(&r, buf, n);
+			continue;
+		}
+		P2pRpcMessage msg;
+		g_assert_true(p2p_rpc_parse(line, len, 8, &msg, NULL, NULL));
+		g_assert_cmpint(msg.kind, ==, P2P_RPC_KIND_REQUEST);
+		JsonObject *params = msg.params ? json_node_get_object(msg.params) : NULL;
+		if (params && json_object_get_size(params) > 0) {
+			g_autofree char *p = p2p_json_to_string(msg.params);
+			g_ptr_array_add(f->calls, g_strdup_printf("%s %s", msg.method, p));
+		} else {
+			g_ptr_array_add(f->calls, g_strdup(msg.method));
+		}
+		gboolean go_on = f->handler(f, msg.method, params, json_node_get_int(msg.id));
+		p2p_rpc_message_clear(&msg);
+		if (!go_on)
+			break;
+	}
+	p2p_line_reader_clear(&r);
+	close(f->conn_fd);
+	return NULL;
+}
+
+static Fake *
+fake_start(FakeHandler handler, gpointer data)
+{
+	Fake *f = g_new0(Fake, 1);
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+	f->dir = g_dir_make_tmp("p2pctl-rpc-XXXXXX", NULL);
+	f->sock_path = g_build_filename(f->dir, "control.sock", NULL);
+	f->handler = handler;
+	f->data = data;
+	f->calls = g_ptr_array_new_with_free_func(g_free);
+	g_strlcpy(sun.sun_path, f->sock_path, sizeof(sun.sun_path));
+	f->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	g_assert_cmpint(bind(f->listen_fd, (struct sockaddr *)&sun, sizeof(sun)), ==, 0);
+	g_assert_cmpint(listen(f->listen_fd, 4), ==, 0);
+	f->thread = g_thread_new("fake-p2pd", fake_thread, f);
+	return f;
+}
+
+/* Joins the thread (the client has hung up by now) and returns the calls made. */
+static char *
+fake_stop(Fake *f)
+{
+	g_thread_join(f->thread);
+	close(f->listen_fd);
+	unlink(f->sock_path);
+	rmdir(f->dir);
+	g_ptr_array_add(f->calls, NULL);
+	char *calls = g_strjoinv("\n", (char **)f->calls->pdata);
+	g_ptr_array_unref(f->calls);
+	g_free(f->sock_path);
+	g_free(f->dir);
+	g_free(f);
+	return calls;
+}
+
+typedef struct {
+	int status;
+	char *out;
+	char *err;
+} Run;
+
+static void
+run_clear(Run *r)
+{
+	g_free(r->out);
+	g_free(r->err);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Run, run_clear)
+
+static void
+run(Run *r, Fake *f, const char *const *args)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+	char *obuf = NULL, *ebuf = NULL;
+	size_t olen = 0, elen = 0;
+	FILE *out = open_memstream(&obuf, &olen);
+	FILE *err = open_memstream(&ebuf, &elen);
+
+	g_ptr_array_add(argv, (gpointer)"p2pctl");
+	g_ptr_array_add(argv, (gpointer)"--socket");
+	g_ptr_array_add(argv, f->sock_path);
+	for (; *args; args++)
+		g_ptr_array_add(argv, (gpointer)*args);
+	g_ptr_array_add(argv, NULL);
+	r->status = p2pctl_run((int)argv->len - 1, (char **)argv->pdata, out, err);
+	fclose(out);
+	fclose(err);
+	r->out = g_strdup(obuf);
+	r->err = g_strdup(ebuf);
+	free(obuf);
+	free(ebuf);
+}
+
+#define XFER(id, dir, state, extra)                                                \
+	"{\"id\":\"" id "\",\"direction\":\"" dir "\",\"peer\":\"bob\",\"name\":\"a.txt\"," \
+	"\"size\":5,\"bytes\":0,\"state\":\"" state "\"" extra "}"
+
+/* ---- send ----------------------------------------------------------------------- */
+
+static gboolean
+send_ok(Fake *f, const char *method, JsonObject *params, gint64 id)
+{
+	if (strcmp(method, P2P_M_EVENTS_SUBSCRIBE) == 0) {
+		fake_result(f, id, "{}");
+		return TRUE;
+	}
+	g_assert_cmpstr(method, ==, P2P_M_TRANSFER_SEND);
+	/* events can precede the response: another transfer's, and our own */
+	fake_notify(f, P2P_E_TRANSFER_PROGRESS, XFER("other", "out", "transferring", ""));
+	fake_notify(f, P2P_E_OFFER_SENT, XFER("t1", "out", "offered", ""));
+	fake_result(f, id, XFER("t1", "out", "connecting", ""));
+	fake_notify(f, P2P_E_TRANSFER_COMPLETE, XFER("other", "out", "complete", ""));
+	fake_notify(f, P2P_E_TRANSFER_PROGRESS, XFER("t1", "out", "transferring", ",\"bytes\":3"));
+	fake_notify(f, P2P_E_TRANSFER_COMPLETE,
+	            XFER("t1", "out", "complete", ",\"bytes\":5,\"sha256\":\"abc123\""));
+	return TRUE;
+}
+
+static void
+test_send_ok(void)
+{
+	g_autofree char *file = NULL;
+	int fd = g_file_open_tmp("p2pctl-send-XXXXXX", &file, NULL);
+	g_assert_cmpint(write(fd, "hello", 5), ==, 5);
+	close(fd);
+
+	Fake *f = fake_start(send_ok, NULL);
+	g_auto(Run) r = { 0 };
+	const char *args[] = { "send", file, "bob", NULL };
+	run(&r, f, args);
+	g_autofree char *calls = fake_stop(f);
+	g_autofree char *expect = g_strdup_printf("events.subscribe\ntransfer.send "
+	                                          "{\"path\":\"%s\",\"peer\":\"bob\"}", file);
+	g_assert_cmpstr(calls, ==, expect);
+	g_assert_cmpint(r.status, ==, 0);
+	g_assert_cmpstr(r.out, ==, "sent a.txt to bob: 5 bytes, sha256 abc123, verified by the receiver\n");
+	g_assert_cmpstr(r.err, ==, "");
+	unlink(file);
+}
+
+static void
+test_send_relative_path(void)
+{
+	g_autofree char *cwd = g_get_current_dir();
+	g_autofree char *dir = g_dir_make_tmp("p2pctl-rel-XXXXXX", NULL);
+	g_autofree char *file = g_build_filename(dir, "a.txt", NULL);
+	g_assert_true(g_file_set_contents(file, "hello", 5, NULL));
+	g_assert_cmpint(chdir(dir), ==, 0);
+
+	Fake *f = fake_start(send_ok, NULL);
+	g_auto(Run) r = { 0 };
+	const char *args[] = { "--json", "send", "./sub/../a.txt", "bob", NULL };
+	run(&r, f, args);
+	g_autofree char *calls = fake_stop(f);
+	g_assert_cmpint(chdir(cwd), ==, 0);
+	/* the daemon gets an absolute, normalised path */
+	g_autofree char *expect = g_strdup_printf("\"path\":\"%s\"", file);
+	g_assert_nonnull(strstr(calls, expect));
+	g_assert_cmpint(r.status, ==, 0);
+	/* --json: the final Transfer object, one line */
+	g_assert_true(g_str_has_prefix(r.out, "{\"id\":\"t1\""));
+	g_assert_nonnull(strstr(r.out, "\"state\":\"complete\""));
+	g_assert_true(g_str_has_suffix(r.out, "}\n"));
+	unlink(file);
+	rmdir(dir);
+}
+
+static gboolean
+send_rejected(Fake *f, const char *method, JsonObject *params, gint64 id)
+{
+	fake_result(f, id, strcmp(method, P2P_M_TRANSFER_SEND) == 0
+	                   ? XFER("t2", "out", "connecting", "") : "{}");
+	if (strcmp(method, P2P_M_TRANSFER_SEND) == 0)
+		fake_notify(f, P2P_E_TRANSFER_FAILED,
+		            XFER("t2", "out", "rejected",
+		                 ",\"reason\":{\"code\":\"too-large\",\"message\":\"file is 5 B, "
+		                 "the limit is 1 B\\u001b[2J\"}"));
+	return TRUE;
+}
+
+static void
+test_send_rejected(void)
+{
+	g_autofree char *file = NULL;
+	close(g_file_open_tmp("p2pctl-send-XXXXXX", &file, NULL));
+
+	Fake *f = fake_start(send_rejected, NULL);
+	g_auto(Run) r = { 0 };
+	const char *args[] = { "send", file, "bob", NULL };
+	run(&r, f, args);
+	g_free(fake_stop(f));
+	g_assert_cmpint(r.status, ==, P2PCTL_EXIT_TRANSFER);
+	g_assert_cmpstr(r.out, ==, "");
+	g_assert_cmpstr(r.err, ==, "p2pctl: transfer t2 (a.txt) rejected: too-large: file is 5 B, "
+	                           "the limit is 1 B\\x1b[2J\n");
+	unlink(file);
+}
+
+static gboolean
+send_ambiguous(Fake *f, const char *method, JsonObject *params, gint64 id)
+{
+	if (strcmp(method, P2P_M_TRANSFER_SEND) == 0)
+		fake_error(f, id, P2P_RPC_AMBIGUOUS_PEER, "\\\"bob\\\" matches alpha.bob, beta.bob",
+		           "{\"candidates\":[\"alpha.bob\",\"beta.bob\"]}");
+	else
+		fake_result(f, id, "{}");
+	return TRUE;
+}
+
+static void
+test_send_ambiguous(void)
+{
+	g_autofree char *file = NULL;
+	close(g_file_open_tmp("p2pctl-send-XXXXXX", &file, NULL));
+
+	Fake *f = fake_start(send_ambiguous, NULL);
+	g_auto(Run) r = { 0 };
+	const char *args[] = { "send", file, "bob", NULL };
+	run(&r, f, args);
+	g_free(fake_stop(f));
+	g_assert_cmpint(r.status, ==, P2PCTL_EXIT_PEER);
+	g_assert_cmpstr(r.err, ==, "p2pctl: \"bob\" matches alpha.bob, beta.bob\n");
+
+	f = fake_start(send_ambiguous, NULL);
+	g_auto(Run) j = { 0 };
+	const char *jargs[] = { "--json", "send", file, "bob", NULL };
+	run(&j, f, jargs);
+	g_free(fake_stop(f));
+	g_assert_cmpint(j.status, ==, P2PCTL_EXIT_PEER);
+	g_assert_cmpstr(j.out, ==, "{\"error\":{\"code\":-32003,\"message\":\"\\\"bob\\\" matches "
+	                           "alpha.bob, beta.bob\",\"data\":{\"candidates\":[\"alpha.bob\","
+	                           "\"beta.bob\"]}}}\n");
+	unlink(file);
+}
+
+static gboolean
+hang_up_on_send(Fake *f, const char *method, JsonObject *params, gint64 id)
+{
+	if (strcmp(method, P2P_M_TRANSFER_SEND) == 0) {
+		/* half a line, then gone */
+		fake_write(f, "{\"jsonrpc\":\"2.0\",\"id\":");
+		return FALSE;
+	}
+	fake_result(f, id, "{}");
+	return TRUE;
+}
+
+static void
+test_daemon_hangs_up(void)
+{
+	g_autofree char *file = NULL;
+	close(g_file_open_tmp("p2pctl-send-XXXXXX", &file, NULL));
+
+	Fake *f = fake_start(hang_up_on_send, NULL);
+	g_auto(Run) r = { 0 };
+	const char *args[] = { "send", file, "bob", NULL };
+	run(&r, f, args);
+	g_free(fake_stop(f));
+	g_assert_cmpint(r.status, ==, P2PCTL_EXIT_FAILED);
+	g_assert_nonnull(strstr(r.err, "p2pd closed the connection on"));
+	g_assert_nonnull(strstr(r.err, "control.sock"));
+	unlink(file);
+}
+
+static gboolean
+garbage(Fake *f, const char *method, JsonObject *params, gint64 id)
+{
+	fake_write(f, "this is not json\n");
+	return TRUE;
+}
+
+static void
+test_daemon_sends_garbage(void)
+{
+	Fake *f = fake_start(garbage, NULL);
+	g_auto(Run) r = { 0 };
+	const char *args[] = { "info", NULL };
+	run(&r, f, args);
+	g_free(fake_stop(f));
+	g_assert_cmpint(r.status, ==, P2PCTL_EXIT_FAILED);
+	g_assert_nonnull(strstr(r.err, "sent an invalid message"));
+}
+
+static gboolean
+interrupt_after_send(Fake *f, const char *method, JsonObject *params, gint64 id)
+{
+	if (strcmp(method, P2P_M_TRANSFER_SEND) == 0) {
+		fake_result(f, id, XFER("t3", "out", "transferring", ""));
+		/* as if the user pressed Ctrl-C while p2pctl waits for events */
+		kill(getpid(), SIGINT);
+		return TRUE;
+	}
+	fake_result(f, id, "{}");
+	return TRUE;
+}
+
+static void
+test_send_interrupted(void)
+{
+	g_autofree char *file = NULL;
+	close(g_file_open_tmp("p2pctl-send-XXXXXX", &file, NULL));
+
+	Fake *f = fake_start(interrupt_after_send, NULL);
+	g_auto(Run) r = { 0 };
+	const char *args[] = { "send", file, "bob", NULL };
+	run(&r, f, args);
+	g_free(fake_stop(f));
+	g_assert_cmpint(r.status, ==, P2PCTL_EXIT_INTERRUPTED);
+	g_assert_cmpstr(r.err, ==, "p2pctl: interrupted; transfer t3 continues in p2pd "
+	                           "(see 'p2pctl status t3')\n");
+	unlink(file);
+}
+
+/* ---- recv ------------------------------------------------------------------------ */
+
+typedef struct {
+	int file_fd;
+	const char *name_json; /* "name" member of the take result */
+	const char *sha256;
+} RecvScript;
+
+static gboolean
+recv_handler(Fake *f, const char *method, JsonObject *params, gint64 id)
+{
+	RecvScript *s = f->data;
+
+	if (strcmp(method, P2P_M_EVENTS_SUBSCRIBE) == 0) {
+		fake_result(f, id, "{}");
+	} else if (strcmp(method, P2P_M_TRANSFER_LIST) == 0) {
+		/* an outgoing transfer in the list is not ours to take */
+		fake_result(f, id, "{\"transfers\":[" XFER("o1", "out", "complete", "") "]}");
+		fake_notify(f, P2P_E_FILE, XFER("o2", "out", "offered", ""));
+		fake_notify(f, P2P_E_FILE, XFER("r1", "in", "offered", ""));
+	} else if (strcmp(method, P2P_M_TRANSFER_ACCEPT) == 0) {
+		g_assert_cmpstr(json_object_get_string_member(params, "id"), ==, "r1");
+		fake_result(f, id, XFER("r1", "in", "transferring", ""));
+		/* a second offer while the first runs: left for the next recv */
+		fake_notify(f, P2P_E_FILE, XFER("r2", "in", "offered", ""));
+		fake_notify(f, P2P_E_TRANSFER_PROGRESS, XFER("r1", "in", "transferring", ",\"bytes\":2"));
+		fake_notify(f, P2P_E_TRANSFER_COMPLETE, XFER("r1", "in", "complete", ",\"bytes\":5"));
+	} else if (strcmp(method, P2P_M_TRANSFER_TAKE) == 0) {
+		g_autofree char *res = g_strdup_printf("{\"name\":%s,\"size\":5,\"sha256\":\"%s\"}",
+		                                       s->name_json, s->sha256);
+		fake_result_fd(f, id, res, s->file_fd);
+	} else if (strcmp(method, P2P_M_TRANSFER_TAKEN) == 0) {
+		fake_result(f, id, "{}");
+	} else {
+		fake_error(f, id, P2P_RPC_METHOD_NOT_FOUND, "no", NULL);
+	}
+	return TRUE;
+}
+
+#define HELLO_SHA "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+
+static int
+source_fd(void)
+{
+	g_autofree char *path = NULL;
+	int fd = g_file_open_tmp("p2pctl-src-XXXXXX", &path, NULL);
+	g_assert_cmpint(write(fd, "hello", 5), ==, 5);
+	unlink(path);
+	return fd;
+}
+
+static void
+test_recv_collision(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("p2pctl-out-XXXXXX", NULL);
+	g_autofree char *existing = g_build_filename(dir, "a.txt", NULL);
+	g_autofree char *expected = g_build_filename(dir, "a (1).txt", NULL);
+	RecvScript s = { source_fd(), "\"a.txt\"", HELLO_SHA };
+	g_assert_true(g_file_set_contents(existing, "old", 3, NULL));
+
+	Fake *f = fake_start(recv_handler, &s);
+	g_auto(Run) r = { 0 };
+	const char *args[] = { "recv", "--output", dir, NULL };
+	run(&r, f, args);
+	g_autofree char *calls = fake_stop(f);
+	g_assert_cmpstr(calls, ==, "events.subscribe\ntransfer.list\n"
+	                           "transfer.accept {\"id\":\"r1\"}\n"
+	                           "transfer.take {\"id\":\"r1\"}\n"
+	                           "transfer.taken {\"id\":\"r1\"}");
+	g_assert_cmpstr(r.err, ==, "");
+	g_assert_cmpint(r.status, ==, 0);
+	g_autofree char *line = g_strdup_printf("%s\n", expected);
+	g_assert_cmpstr(r.out, ==, line);
+
+	g_autofree char *old = NULL, *got = NULL;
+	g_assert_true(g_file_get_contents(existing, &old, NULL, NULL));
+	g_assert_cmpstr(old, ==, "old");
+	g_assert_true(g_file_get_contents(expected, &got, NULL, NULL));
+	g_assert_cmpstr(got, ==, "hello");
+	struct stat st;
+	mode_t mask = umask(0);
+	umask(mask);
+	g_assert_cmpint(stat(expected, &st), ==, 0);
+	g_assert_cmpint(st.st_mode & 0777, ==, 0644 & ~mask);
+	g_assert_cmpint(st.st_uid, ==, getuid());
+
+	/* no temporary file left behind */
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	guint n = 0;
+	for (const char *e = g_dir_read_name(d); e; e = g_dir_read_name(d), n++)
+		g_assert_false(g_str_has_suffix(e, ".part"));
+	g_assert_cmpuint(n, ==, 2);
+	close(s.file_fd);
+	unlink(existing);
+	unlink(expected);
+	rmdir(dir);
+}
+
+static void
+test_recv_bad_hash(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("p2pctl-out-XXXXXX", NULL);
+	RecvScript s = { source_fd(), "\"a.txt\"", "00" HELLO_SHA };
+
+	Fake *f = fake_start(recv_handler, &s);
+	g_auto(Run) r = { 0 };
+	const char *args[] = { "recv", "-o", dir, NULL };
+	run(&r, f, args);
+	g_autofree char *calls = fake_stop(f);
+	g_assert_cmpint(r.status, ==, P2PCTL_EXIT_FAILED);
+	g_assert_nonnull(strstr(r.err, "has sha256 " HELLO_SHA));
+	/* the daemon keeps its copy: no transfer.taken */
+	g_assert_null(strstr(calls, P2P_M_TRANSFER_TAKEN));
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	g_assert_null(g_dir_read_name(d));
+	close(s.file_fd);
+	rmdir(dir);
+}
+
+static void
+test_recv_bad_name(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("p2pctl-out-XXXXXX", NULL);
+	RecvScript s = { source_fd(), "\"../escape\\u001b.txt\"", HELLO_SHA };
+
+	Fake *f = fake_start(recv_handler, &s);
+	g_auto(Run) r = { 0 };
+	const char *args[] = { "recv", "--output", dir, NULL };
+	run(&r, f, args);
+	g_free(fake_stop(f));
+	g_assert_cmpint(r.status, ==, P2PCTL_EXIT_FAILED);
+	g_assert_nonnull(strstr(r.err, "unusable name \"../escape\\x1b.txt\""));
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	g_assert_null(g_dir_read_name(d));
+	close(s.file_fd);
+	rmdir(dir);
+}
+
+static void
+test_save_file_names(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("p2pctl-save-XXXXXX", NULL);
+	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY);
+	int src = source_fd();
+	const char *names[] = { ".bashrc", ".bashrc", ".bashrc", "README", "README",
+	                        "x.tar.gz", "x.tar.gz" };
+	const char *expect[] = { ".bashrc", ".bashrc (1)", ".bashrc (2)", "README", "README (1)",
+	                         "x.tar.gz", "x (1).tar.gz" };
+
+	for (guint i = 0; i < G_N_ELEMENTS(names); i++) {
+		g_autoptr(GError) error = NULL;
+		g_autofree char *got = p2pctl_save_file(src, dir_fd, names[i], 5, HELLO_SHA, &error);
+		g_assert_no_error(error);
+		g_assert_cmpstr(got, ==, expect[i]);
+	}
+	/* wrong size: refused, nothing left behind */
+	g_autoptr(GError) error = NULL;
+	g_assert_null(p2pctl_save_file(src, dir_fd, "y", 6, NULL, &error));
+	g_assert_error(error, P2PCTL_ERROR, P2PCTL_ERROR_IO);
+	g_assert_false(faccessat(dir_fd, "y", F_OK, 0) == 0);
+
+	g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+	guint n = 0;
+	for (const char *e = g_dir_read_name(d); e; e = g_dir_read_name(d), n++)
+		unlinkat(dir_fd, e, 0);
+	g_assert_cmpuint(n, ==, G_N_ELEMENTS(names));
+	close(src);
+	close(dir_fd);
+	rmdir(dir);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/p2pctl/rpc/send-ok", test_send_ok);
+	g_test_add_func("/p2pctl/rpc/send-relative-path", test_send_relative_path);
+	g_test_add_func("/p2pctl/rpc/send-rejected", test_send_rejected);
+	g_test_add_func("/p2pctl/rpc/send-ambiguous", test_send_ambiguous);
+	g_test_add_func("/p2pctl/rpc/daemon-hangs-up", test_daemon_hangs_up);
+	g_test_add_func("/p2pctl/rpc/daemon-sends-garbage", test_daemon_sends_garbage);
+	g_test_add_func("/p2pctl/rpc/recv-collision", test_recv_collision);
+	g_test_add_func("/p2pctl/rpc/recv-bad-hash", test_recv_bad_hash);
+	g_test_add_func("/p2pctl/rpc/recv-bad-name", test_recv_bad_name);
+	g_test_add_func("/p2pctl/rpc/save-file-names", test_save_file_names);
+	/* last: the interruption flag stays set for the rest of the process */
+	g_test_add_func("/p2pctl/rpc/send-interrupted", test_send_interrupted);
+	return g_test_run();
+}
