@@ -18,3 +18,12 @@ EXTRA_DIST += tests/lib.sh
 include $(srcdir)/tests/signald.mk
 include $(srcdir)/tests/channel.mk
 include $(srcdir)/tests/client.mk
+
+# integration tests: real p2p-signald and p2pd on loopback, driven with p2pctl
+TESTS += \
+	tests/integration/p2pd-transfer.sh \
+	tests/integration/p2pd-refusals.sh \
+	tests/integration/p2pd-keys.sh \
+	tests/integration/p2pd-control.sh \
+	tests/integration/p2pd-signald-restart.sh
+EXTRA_DIST += $(filter tests/integration/p2pd-%.sh,$(TESTS)) tests/demo.sh
