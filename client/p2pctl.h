@@ -40,7 +40,7 @@ typedef enum {
 /* Limits the client enforces on what the daemon sends. Responses can be larger than
  * requests (transfer.list --all), hence a bigger line limit than the shared default. */
 #define P2PCTL_MAX_LINE        (8 * 1024 * 1024)
-#define P2PCTL_CALL_TIMEOUT_MS (30 * 1000) /* a request the daemon does not answer */
+#define P2PCTL_CALL_TIMEOUT_MS (60 * 1000) /* a request the daemon does not answer */
 #define P2PCTL_MAX_QUEUED      4096        /* notifications waiting to be read */
 #define P2PCTL_MAX_COLLISIONS  9999        /* "name (N).ext" attempts in recv */
 

@@ -1,1 +1,2 @@
-# man/ fragment of the top-level Makefile.am
+# man/: manual pages, installed by "make install" and shipped by "make dist".
+dist_man_MANS += man/p2pctl.1 man/p2pd.8 man/p2pd.conf.5

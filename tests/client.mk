@@ -18,3 +18,5 @@ TESTS += tests/unit/test-p2pctl-output tests/unit/test-p2pctl-cli tests/unit/tes
 
 TESTS += tests/integration/p2pctl-unreachable.sh
 EXTRA_DIST += tests/integration/p2pctl-unreachable.sh
+TESTS += tests/integration/p2pctl-docs.sh
+EXTRA_DIST += tests/integration/p2pctl-docs.sh

@@ -1,0 +1,31 @@
+#!/bin/sh
+# The documentation keeps up with the code: every p2pctl command in p2pctl(1), every
+# configuration key in p2pd.conf(5), p2pd(8) and the example etc/p2pd.conf.
+. "$(dirname "$0")/../lib.sh"
+
+[ -x "$P2PCTL" ] || skip "p2pctl not built"
+man1="$top_srcdir/man/p2pctl.1"
+man5="$top_srcdir/man/p2pd.conf.5"
+man8="$top_srcdir/man/p2pd.8"
+conf="$top_srcdir/etc/p2pd.conf"
+
+# Command names from the table, as --help prints them.
+cmds=$("$P2PCTL" --help | sed -n '/^Commands:/,/^$/p' | awk 'NF && !/^Commands:/ {print $1}')
+[ -n "$cmds" ] || fail "no commands in p2pctl --help"
+for c in $cmds; do
+	grep -q "^\.B[IR]* $c\b" "$man1" || fail "p2pctl(1) does not document command \"$c\""
+done
+
+for key in agent signal-server api-key-file signal-ca state-dir control-socket save-dir \
+	allow auto-accept max-file-size stun-server ice-tcp ice-udp log-level; do
+	mkey=$(printf '%s' "$key" | sed 's/-/\\\\-/g')
+	grep -q "^\.B $mkey\$" "$man5" || fail "p2pd.conf(5) does not document \"$key\""
+	grep -q "^\.BI\{0,1\}R\{0,1\} \\\\-\\\\-$mkey=" "$man8" || fail "p2pd(8) does not document --$key"
+	grep -q "^#\{0,1\}$key=" "$conf" || fail "etc/p2pd.conf does not show \"$key\""
+done
+
+# The example must be a valid key file with only the [p2pd] group.
+[ "$(grep -c '^\[' "$conf")" -eq 1 ] && grep -q '^\[p2pd\]$' "$conf" ||
+	fail "etc/p2pd.conf: expected exactly one group [p2pd]"
+
+pass "documentation covers every command and configuration key"
