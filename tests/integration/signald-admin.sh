@@ -46,6 +46,11 @@ CONF
 	fail "good config refused: $(cat "$T/err")"
 grep -qx 'config OK' "$T/out" || fail "no 'config OK'"
 
+# the shipped examples are valid
+"$SIGNALD" --config "$top_srcdir/etc/signald.conf" --keys "$top_srcdir/etc/keys.conf.example" \
+	--certificate "$ETC/signald.crt" --private-key "$ETC/signald.key" --check-config \
+	>"$T/out" 2>"$T/err" || fail "etc/signald.conf or etc/keys.conf.example refused: $(cat "$T/err")"
+
 # bad files: exit 1 and an error naming the file and the key
 check_bad() {
 	what=$1; shift
