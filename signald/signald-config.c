@@ -10,12 +10,21 @@
 #include "signald-keys.h"
 
 #define OPT_S(k, m, arg, help) \
-	{ (k), SIGNALD_OPT_STRING, G_STRUCT_OFFSET(SignaldConfig, m), 0, 0, (arg), (help) }
+	{ (k), SIGNALD_OPT_STRING, G_STRUCT_OFFSET(SignaldConfig, m), 0, 0, (arg), (help), NULL }
 #define OPT_U(k, m, lo, hi, help) \
-	{ (k), SIGNALD_OPT_UINT, G_STRUCT_OFFSET(SignaldConfig, m), (lo), (hi), "N", (help) }
+	{ (k), SIGNALD_OPT_UINT, G_STRUCT_OFFSET(SignaldConfig, m), (lo), (hi), "N", (help), NULL }
+
+static gboolean
+check_listen(const char *value, GError **error)
+{
+	g_autofree char *host = NULL;
+	guint16 port = 0;
+	return signald_parse_listen(value, &host, &port, error);
+}
 
 const SignaldOption signald_options[] = {
-	OPT_S("listen", listen, "HOST:PORT", "address to listen on (default " SIGNALD_DEFAULT_LISTEN ")"),
+	{ "listen", SIGNALD_OPT_STRING, G_STRUCT_OFFSET(SignaldConfig, listen), 0, 0, "HOST:PORT",
+	  "address to listen on (default " SIGNALD_DEFAULT_LISTEN ")", check_listen },
 	OPT_S("certificate", certificate, "PATH", "TLS certificate chain (PEM)"),
 	OPT_S("private-key", private_key, "PATH", "TLS private key (PEM)"),
 	OPT_S("keys", keys, "PATH", "API keys file"),
@@ -78,6 +87,12 @@ signald_config_set(SignaldConfig *cfg, const char *key, const char *value, const
 		if (*value == '\0') {
 			g_set_error(error, SIGNALD_ERROR, SIGNALD_ERROR_INVALID, "%s: must not be empty",
 			            origin);
+			return FALSE;
+		}
+		g_autoptr(GError) local = NULL;
+		if (o->check && !o->check(value, &local)) {
+			g_set_error(error, SIGNALD_ERROR, SIGNALD_ERROR_INVALID, "%s: %s", origin,
+			            local->message);
 			return FALSE;
 		}
 		char **dest = &G_STRUCT_MEMBER(char *, cfg, o->offset);

@@ -45,6 +45,7 @@ typedef struct {
 	guint min, max;   /* SIGNALD_OPT_UINT only */
 	const char *arg;  /* placeholder in --help */
 	const char *help;
+	gboolean (*check)(const char *value, GError **error); /* STRING: extra check, or NULL */
 } SignaldOption;
 
 extern const SignaldOption signald_options[];

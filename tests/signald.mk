@@ -32,10 +32,12 @@ TESTS += \
 	tests/integration/signald-visibility.sh \
 	tests/integration/signald-replace.sh \
 	tests/integration/signald-limits.sh \
-	tests/integration/signald-admin.sh
+	tests/integration/signald-admin.sh \
+	tests/integration/signald-output.sh
 EXTRA_DIST += tests/integration/signald-common.sh \
 	tests/integration/signald-basic.sh \
 	tests/integration/signald-visibility.sh \
 	tests/integration/signald-replace.sh \
 	tests/integration/signald-limits.sh \
-	tests/integration/signald-admin.sh
+	tests/integration/signald-admin.sh \
+	tests/integration/signald-output.sh

@@ -1,12 +1,14 @@
 /* tls-line-client: a test tool. Connects with TLS to HOST PORT, copies stdin to the
  * server and what the server sends to stdout, and exits when the server closes.
  *
- *   tls-line-client [--ca FILE] [--raw] [--wait SECONDS] HOST PORT
+ *   tls-line-client [--ca FILE] [--raw] [--no-read] [--wait SECONDS] HOST PORT
  *
  * --ca FILE      verify the server's certificate against FILE and its name against HOST
  *                (without it the certificate is not checked)
  * --raw          send stdin bytes as they come, without waiting for whole lines
  *                (for hostile input: overlong lines, floods, binary junk)
+ * --no-read      never read what the server sends (a client that stalls: for testing
+ *                the server's bound on queued output); exits when stdin ends
  * --wait SECONDS after stdin ends, keep printing what the server sends until it has
  *                been silent that long (default 5; 0 = exit at once)
  *
@@ -37,7 +39,7 @@ static const char *prog = "tls-line-client";
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: %s [--ca FILE] [--raw] [--wait SECONDS] HOST PORT\n", prog);
+	fprintf(stderr, "usage: %s [--ca FILE] [--raw] [--no-read] [--wait SECONDS] HOST PORT\n", prog);
 	exit(2);
 }
 
@@ -109,6 +111,7 @@ main(int argc, char **argv)
 {
 	const char *ca = NULL;
 	int raw = 0;
+	int no_read = 0;
 	double wait_s = 5;
 	int i;
 
@@ -117,6 +120,8 @@ main(int argc, char **argv)
 			ca = argv[++i];
 		else if (strcmp(argv[i], "--raw") == 0)
 			raw = 1;
+		else if (strcmp(argv[i], "--no-read") == 0)
+			no_read = 1;
 		else if (strcmp(argv[i], "--wait") == 0 && i + 1 < argc)
 			wait_s = atof(argv[++i]);
 		else
@@ -162,7 +167,7 @@ main(int argc, char **argv)
 	for (;;) {
 		int want_write = out_ready > 0;
 		struct pollfd p[2] = {
-			{ .fd = fd, .events = POLLIN | (want_write ? POLLOUT : 0) },
+			{ .fd = fd, .events = (no_read ? 0 : POLLIN) | (want_write ? POLLOUT : 0) },
 			{ .fd = 0, .events = POLLIN },
 		};
 		int nfds = stdin_open && out_len < OUT_MAX ? 2 : 1;
@@ -174,7 +179,9 @@ main(int argc, char **argv)
 			timeout = (int)(left * 1000) + 1;
 		}
 		/* SSL may hold decrypted bytes the socket no longer shows */
-		int r = SSL_pending(ssl) > 0 ? 0 : poll(p, nfds, timeout);
+		if (no_read && !stdin_open && out_ready == 0)
+			break;
+		int r = !no_read && SSL_pending(ssl) > 0 ? 0 : poll(p, nfds, timeout);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -182,8 +189,13 @@ main(int argc, char **argv)
 			return 1;
 		}
 
+		if (no_read && (p[0].revents & (POLLHUP | POLLERR))) {
+			fprintf(stderr, "%s: connection closed by server\n", prog);
+			return 0;
+		}
+
 		/* server -> stdout */
-		for (;;) {
+		for (; !no_read;) {
 			char buf[16384];
 			int n = SSL_read(ssl, buf, sizeof(buf));
 			if (n > 0) {
