@@ -57,6 +57,7 @@ struct _P2pChannel {
 
 static void channel_fail(P2pChannel *c, GError *error);
 static void start_close(P2pChannel *c);
+static void finish_close(P2pChannel *c);
 
 /* ---- custom BIO --------------------------------------------------------------- */
 
@@ -286,6 +287,12 @@ flush_out(P2pChannel *c)
 		g_autoptr(GError) local = NULL;
 		gssize n = p2p_transport_write(c->transport, c->out->data + c->out_pos,
 		                               c->out->len - c->out_pos, &local);
+		if (n < 0 && c->state == CH_CLOSING) {
+			/* the peer may hang up as soon as it has our close_notify or we have its
+			 * own: the close was agreed on, so this is still a clean end */
+			finish_close(c);
+			return FALSE;
+		}
 		if (n < 0) {
 			channel_fail(c, g_error_new(P2P_CHANNEL_ERROR, P2P_CHANNEL_ERROR_TRANSPORT,
 			                            "sending to the peer over %s failed: %s",

@@ -8,10 +8,10 @@
  *   - ICE-TCP: nice_agent_send never refuses: what the kernel does not take goes to an
  *     unbounded queue inside libnice, and "reliable-transport-writable" is only emitted
  *     when that queue drains, not when a send filled the kernel buffer without queueing.
- *     So we hand libnice at most TCP_MAX_WRITE bytes per main-loop turn and then wait:
- *     a check at idle priority (after libnice's own flush sources have run) resumes as
- *     soon as the kernel socket polls writable, which keeps libnice's hidden queue to
- *     about one write. */
+ *     So we hand libnice at most TCP_MAX_WRITE bytes, then wait until libnice says its
+ *     queue is empty (see schedule_check), which keeps that hidden queue to one write.
+ *     (g_pollable_output_stream_is_writable cannot be used: on a tcp-passive pair it
+ *     polls the listening socket and stays FALSE.) */
 #include "config.h"
 
 #include <nice/agent.h>
@@ -19,9 +19,8 @@
 #include "p2pd-transport.h"
 
 #define TCP_MAX_WRITE     (256 * 1024)
-/* while the kernel socket is full we re-check this often (ms), in case libnice had
- * nothing queued and so will not signal */
-#define TCP_RECHECK_MS    1
+/* bytes kept while nobody reads yet (the peer's first TLS flight fits easily) */
+#define EARLY_MAX         (256 * 1024)
 
 typedef struct {
 	P2pTransport parent;
@@ -31,7 +30,7 @@ typedef struct {
 	guint component_id;
 	gulong writable_handler;
 	gulong state_handler;
-	GIOStream *iostream;   /* only to ask whether the ICE-TCP socket polls writable */
+	GIOStream *iostream;   /* only for its output stream's "queue drained" source */
 	GSource *check;        /* pending TCP writability check */
 	GSource *notify;       /* deferred writable/closed emission */
 	gboolean closed;       /* no more callbacks */
@@ -39,9 +38,11 @@ typedef struct {
 	gboolean tcp_blocked;
 	gboolean want_writable;
 	GError *fail;          /* deferred closed(error) */
+	GByteArray *early;     /* received before a readable callback was set */
 } NiceTransport;
 
 static void nice_transport_close(P2pTransport *t);
+static void schedule_notify_later(NiceTransport *nt);
 
 static gboolean
 selected_pair_is_tcp(NiceTransport *nt)
@@ -69,12 +70,36 @@ notify_cb(gpointer data)
 			t->cb.closed(t, e, t->user);
 		return G_SOURCE_REMOVE;
 	}
+	if (nt->early->len > 0) {
+		if (t->cb.readable == NULL) {
+			/* still nobody reading: look again later */
+			schedule_notify_later(nt);
+			return G_SOURCE_REMOVE;
+		}
+		g_autoptr(GByteArray) b = nt->early;
+		nt->early = g_byte_array_new();
+		t->cb.readable(t, b->data, b->len, t->user);
+		if (nt->closed)
+			return G_SOURCE_REMOVE;
+	}
 	if (nt->want_writable) {
 		nt->want_writable = FALSE;
 		if (t->cb.writable)
 			t->cb.writable(t, t->user);
 	}
 	return G_SOURCE_REMOVE;
+}
+
+static gboolean notify_cb(gpointer data);
+
+static void
+schedule_notify_later(NiceTransport *nt)
+{
+	if (nt->notify != NULL || nt->closed)
+		return;
+	nt->notify = g_timeout_source_new(10);
+	g_source_set_callback(nt->notify, notify_cb, nt, NULL);
+	g_source_attach(nt->notify, nt->context);
 }
 
 static void
@@ -104,35 +129,31 @@ stop_check(NiceTransport *nt)
 	}
 }
 
-static void schedule_check(NiceTransport *nt, guint delay_ms);
-
 static gboolean
-check_cb(gpointer data)
+check_cb(GObject *stream, gpointer data)
 {
 	NiceTransport *nt = data;
 
 	g_clear_pointer(&nt->check, g_source_unref);
-	if (nt->closed || !nt->tcp_blocked)
-		return G_SOURCE_REMOVE;
-	GOutputStream *out = g_io_stream_get_output_stream(nt->iostream);
-	if (g_pollable_output_stream_is_writable(G_POLLABLE_OUTPUT_STREAM(out))) {
+	if (!nt->closed && nt->tcp_blocked) {
 		nt->tcp_blocked = FALSE;
 		emit_writable(nt);
-	} else {
-		schedule_check(nt, TCP_RECHECK_MS);
 	}
 	return G_SOURCE_REMOVE;
 }
 
+/* The output stream's source wraps the component's internal "send queue empty"
+ * cancellable: libnice resets it after a send only when the send had to be queued, and
+ * cancels it when the queue drained. So it fires at once if the kernel took everything,
+ * and when libnice's queue is empty again otherwise. */
 static void
-schedule_check(NiceTransport *nt, guint delay_ms)
+schedule_check(NiceTransport *nt)
 {
 	if (nt->check != NULL)
 		return;
-	nt->check = delay_ms ? g_timeout_source_new(delay_ms) : g_idle_source_new();
-	/* below libnice's socket sources, so its queue flush runs before we look */
-	g_source_set_priority(nt->check, G_PRIORITY_DEFAULT_IDLE);
-	g_source_set_callback(nt->check, check_cb, nt, NULL);
+	GOutputStream *out = g_io_stream_get_output_stream(nt->iostream);
+	nt->check = g_pollable_output_stream_create_source(G_POLLABLE_OUTPUT_STREAM(out), NULL);
+	g_source_set_callback(nt->check, G_SOURCE_FUNC(check_cb), nt, NULL);
 	g_source_attach(nt->check, nt->context);
 }
 
@@ -145,8 +166,20 @@ on_recv(NiceAgent *agent, guint stream_id, guint component_id, guint len, gchar 
 
 	if (nt->closed || len == 0)
 		return;
-	if (t->cb.readable)
-		t->cb.readable(t, (const guint8 *)buf, len, t->user);
+	if (t->cb.readable == NULL || nt->early->len > 0) {
+		/* keep order: older bytes first, delivered from notify_cb */
+		if (nt->early->len + len > EARLY_MAX) {
+			if (nt->fail == NULL)
+				nt->fail = g_error_new(G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+				                       "more than %d bytes arrived on the ICE stream "
+				                       "before anyone read them", EARLY_MAX);
+		} else {
+			g_byte_array_append(nt->early, (const guint8 *)buf, len);
+		}
+		schedule_notify(nt);
+		return;
+	}
+	t->cb.readable(t, (const guint8 *)buf, len, t->user);
 }
 
 static void
@@ -206,7 +239,7 @@ nice_transport_write(P2pTransport *t, const guint8 *data, gsize len, GError **er
 			return -1;
 		}
 		nt->tcp_blocked = TRUE;
-		schedule_check(nt, 0);
+		schedule_check(nt);
 		return n;
 	}
 	/* pseudo-TCP: -1 is EWOULDBLOCK (or not connected yet); the writable signal follows */
@@ -240,6 +273,7 @@ nice_transport_free(P2pTransport *t)
 
 	nice_transport_close(t);
 	g_clear_object(&nt->iostream);
+	g_clear_pointer(&nt->early, g_byte_array_unref);
 	g_clear_pointer(&nt->context, g_main_context_unref);
 	g_clear_object(&nt->agent);
 	g_free(nt);
@@ -259,6 +293,7 @@ p2p_transport_nice_new(NiceAgent *agent, guint stream_id, guint component_id)
 
 	NiceTransport *nt = g_new0(NiceTransport, 1);
 	nt->parent.ops = &nice_ops;
+	nt->early = g_byte_array_new();
 	nt->agent = g_object_ref(agent);
 	nt->stream_id = stream_id;
 	nt->component_id = component_id;
@@ -267,6 +302,11 @@ p2p_transport_nice_new(NiceAgent *agent, guint stream_id, guint component_id)
 	g_object_get(agent, "main-context", &ctx, NULL);
 	nt->context = g_main_context_ref(ctx != NULL ? ctx : g_main_context_default());
 	nt->iostream = nice_agent_get_io_stream(agent, stream_id, component_id);
+	/* libnice closes the component's iostream while disposing the agent, and closing
+	 * creates a missing input stream from the half-dead agent (CRITICAL): create both
+	 * halves now. Nothing reads from the input stream; attach_recv gets the bytes. */
+	g_io_stream_get_input_stream(nt->iostream);
+	g_io_stream_get_output_stream(nt->iostream);
 	nt->writable_handler = g_signal_connect(agent, "reliable-transport-writable",
 	                                        G_CALLBACK(on_writable), nt);
 	nt->state_handler = g_signal_connect(agent, "component-state-changed",

@@ -67,7 +67,14 @@ p2p_transport_name(P2pTransport *t)
 	return t->ops->name;
 }
 
-/* p2pd-transport-nice.c: libnice's reliable agent (ICE-TCP, or pseudo-TCP over UDP). */
+/* p2pd-transport-nice.c: libnice's reliable agent (ICE-TCP, or pseudo-TCP over UDP).
+ * Create it right after nice_agent_add_stream, BEFORE nice_agent_gather_candidates:
+ * libnice only services a component's sockets (STUN checks included) on the context
+ * given to nice_agent_attach_recv, which this call does on the agent's main context;
+ * without it, connectivity checks time out. Bytes that arrive before the channel sets
+ * its callbacks (the peer reached READY first) are kept and delivered in order. Holds a
+ * reference on the agent but does not own the session: removing the stream is the
+ * caller's job, after p2p_transport_free. Component FAILED -> closed(error). */
 typedef struct _NiceAgent NiceAgent;
 P2pTransport *p2p_transport_nice_new(NiceAgent *agent, guint stream_id, guint component_id);
 
