@@ -519,7 +519,8 @@ client_io(gint fd, GIOCondition cond, gpointer data)
 	}
 	return G_SOURCE_CONTINUE;
 gone:
-	c->watch = 0;
+	/* the watch may have been replaced while handling: client_free removes whichever is
+	 * current (removing the dispatching source from inside it is allowed) */
 	client_free(c);
 	return G_SOURCE_REMOVE;
 }

@@ -284,8 +284,9 @@ p2p_daemon_free(P2pDaemon *d)
 	if (d == NULL)
 		return;
 	g_clear_pointer(&d->control, p2p_control_free);
-	g_clear_pointer(&d->transfers, g_hash_table_destroy);
+	/* sessions first: closing them still looks at transfers */
 	g_clear_pointer(&d->peers, g_hash_table_destroy);
+	g_clear_pointer(&d->transfers, g_hash_table_destroy);
 	g_clear_pointer(&d->signal, p2p_signal_free);
 	g_clear_pointer(&d->state, p2p_state_close);
 	g_clear_pointer(&d->identity, p2p_identity_free);

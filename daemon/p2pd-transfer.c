@@ -353,24 +353,20 @@ pump(P2pTransfer *t)
 
 /* ---- receiving ---------------------------------------------------------------- */
 
-gboolean
-p2p_transfer_accept(P2pTransfer *t, GError **error)
+/* Opens the partial file and answers ACCEPT; on failure the transfer is ended with its
+ * reason sent to the peer, and FALSE returned. */
+static gboolean
+accept_open(P2pTransfer *t)
 {
 	g_autoptr(GError) local = NULL;
 	P2pDaemon *d = t->d;
 
-	if (t->outgoing || t->state != P2P_XFER_OFFERED) {
-		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_STATE,
-		            "transfer %s is not an incoming offer waiting for an answer (it is %s)",
-		            t->id, p2p_transfer_state_name(t->state));
-		return FALSE;
-	}
 	/* space may have gone while the offer waited */
 	if (!p2p_inbox_check_space(d->cfg->save_dir, t->size, INBOX_RESERVE, &local)) {
 		send_reason(t->session, P2P_FRAME_REJECT, t->wire_id, P2P_REASON_NO_SPACE,
 		            local->message);
 		finish(t, P2P_XFER_REJECTED, P2P_REASON_NO_SPACE, local->message);
-		return TRUE;
+		return FALSE;
 	}
 	t->fd = p2p_inbox_open_partial(d->cfg->save_dir, &t->partial_path, &local);
 	if (t->fd < 0) {
@@ -378,7 +374,7 @@ p2p_transfer_accept(P2pTransfer *t, GError **error)
 		send_reason(t->session, P2P_FRAME_REJECT, t->wire_id, P2P_REASON_IO,
 		            "the receiver cannot write to its inbox");
 		finish(t, P2P_XFER_FAILED, P2P_REASON_IO, local->message);
-		return TRUE;
+		return FALSE;
 	}
 	t->md = EVP_MD_CTX_new();
 	EVP_DigestInit_ex(t->md, EVP_sha256(), NULL);
@@ -390,7 +386,20 @@ p2p_transfer_accept(P2pTransfer *t, GError **error)
 	json_object_set_array_member(o, "offsets", offsets);
 	p2p_channel_send_json(p2p_session_get_channel(t->session), P2P_FRAME_ACCEPT, o, NULL);
 	t->state = P2P_XFER_TRANSFERRING;
-	emit(t, P2P_E_TRANSFER_START);
+	return TRUE;
+}
+
+gboolean
+p2p_transfer_accept(P2pTransfer *t, GError **error)
+{
+	if (t->outgoing || t->state != P2P_XFER_OFFERED) {
+		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_STATE,
+		            "transfer %s is not an incoming offer waiting for an answer (it is %s)",
+		            t->id, p2p_transfer_state_name(t->state));
+		return FALSE;
+	}
+	if (accept_open(t))
+		emit(t, P2P_E_TRANSFER_START);
 	return TRUE;
 }
 
@@ -574,9 +583,12 @@ handle_offer(P2pDaemon *d, P2pSession *s, JsonObject *o)
 		finish(t, P2P_XFER_REJECTED, P2P_REASON_NO_SPACE, error->message);
 		return;
 	}
+	/* the "file" event tells whether the offer waits (offered) or is already accepted */
+	if (d->cfg->auto_accept && !accept_open(t))
+		return;
 	emit(t, P2P_E_FILE);
-	if (d->cfg->auto_accept)
-		p2p_transfer_accept(t, NULL);
+	if (t->state == P2P_XFER_TRANSFERRING)
+		emit(t, P2P_E_TRANSFER_START);
 }
 
 static void

@@ -20,10 +20,11 @@ include $(srcdir)/tests/channel.mk
 include $(srcdir)/tests/client.mk
 
 # integration tests: real p2p-signald and p2pd on loopback, driven with p2pctl
-TESTS += \
+P2PD_INTEGRATION_TESTS = \
 	tests/integration/p2pd-transfer.sh \
 	tests/integration/p2pd-refusals.sh \
 	tests/integration/p2pd-keys.sh \
 	tests/integration/p2pd-control.sh \
 	tests/integration/p2pd-signald-restart.sh
-EXTRA_DIST += $(filter tests/integration/p2pd-%.sh,$(TESTS)) tests/demo.sh
+TESTS += $(P2PD_INTEGRATION_TESTS)
+EXTRA_DIST += $(P2PD_INTEGRATION_TESTS) tests/demo.sh

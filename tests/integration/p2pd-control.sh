@@ -15,9 +15,14 @@ s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
 f = s.makefile("rb")
 for line in sys.argv[2:]:
-    s.sendall(line.encode("utf-8", "surrogateescape") + b"\n")
-    r = f.readline()
+    try:
+        s.sendall(line.encode("utf-8", "surrogateescape") + b"\n")
+        r = f.readline()
+    except OSError:
+        r = b""
     sys.stdout.write(r.decode() if r else "<closed>\n")
+    if not r:
+        break
 PY
 }
 

@@ -9,6 +9,20 @@ start_daemon alice
 start_daemon bob
 wait_for 10 sees alice bob || fail "alice does not see bob"
 
+# p2pctl recv, started before anything arrived: waits for the next file and moves it
+# to the caller's directory
+mkdir -p "$T/mine"
+ctl bob --json recv --output "$T/mine" >"$T/recv.json" 2>"$T/recv.err" &
+recv_pid=$!
+PIDS="$PIDS $recv_pid"
+sleep 0.5
+head -c 300000 /dev/urandom >"$T/report.pdf"
+ctl alice send "$T/report.pdf" bob >/dev/null || fail "send for recv failed"
+wait $recv_pid || fail "recv failed: $(cat "$T/recv.err")"
+cmp "$T/report.pdf" "$T/mine/report.pdf" || fail "recv did not deliver report.pdf"
+test ! -e "$T/bob/inbox/report.pdf" || fail "recv left the file in the inbox"
+pass "p2pctl recv"
+
 head -c 5000000 /dev/urandom >"$T/data.bin"
 ctl alice --json send "$T/data.bin" bob >"$T/send.json" || fail "send failed: $(cat "$T/send.json")"
 grep -q '"state" *: *"complete"' "$T/send.json" || fail "send did not report complete: $(cat "$T/send.json")"
@@ -30,19 +44,6 @@ pass "name collision kept both files"
 ctl alice send "$T/empty.txt" bob >/dev/null || fail "empty file failed"
 test -f "$T/bob/inbox/empty.txt" && ! test -s "$T/bob/inbox/empty.txt" || fail "empty file not received"
 pass "empty file"
-
-# p2pctl recv: waits for the next file and moves it to the caller's directory
-mkdir -p "$T/mine"
-ctl bob --json recv --output "$T/mine" >"$T/recv.json" 2>"$T/recv.err" &
-recv_pid=$!
-PIDS="$PIDS $recv_pid"
-sleep 0.5
-head -c 300000 /dev/urandom >"$T/report.pdf"
-ctl alice send "$T/report.pdf" bob >/dev/null || fail "send for recv failed"
-wait $recv_pid || fail "recv failed: $(cat "$T/recv.err")"
-cmp "$T/report.pdf" "$T/mine/report.pdf" || fail "recv did not deliver report.pdf"
-test ! -e "$T/bob/inbox/report.pdf" || fail "recv left the file in the inbox"
-pass "p2pctl recv"
 
 # nothing left in the staging area, and the server saw no file metadata
 test -z "$(ls -A "$T/bob/inbox/.p2pd-partial" 2>/dev/null)" || fail "partial files left"
