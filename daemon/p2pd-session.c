@@ -31,10 +31,12 @@ struct _P2pSession {
 	P2pChannel *closing;    /* closed, freed with the session */
 	char *path;
 	guint timeout;
+	guint free_timer;
 	gboolean hello_sent;
 };
 
 static void session_destroy(P2pSession *s);
+static gboolean free_idle(gpointer data);
 
 P2pSessionState
 p2p_session_get_state(P2pSession *s)
@@ -292,9 +294,17 @@ channel_closed(P2pChannel *c, const GError *error, gpointer data)
 	P2pSession *s = data;
 	g_autofree char *m = g_strdup_printf("connection to %s closed%s%s", s->peer_id,
 	                                     error ? ": " : "", error ? error->message : "");
-	if (s->state == P2P_SESSION_CLOSED)
+	if (s->state == P2P_SESSION_CLOSED) {
+		/* the close we asked for is done: the session can go */
+		if (c == s->closing) {
+			g_source_remove(s->free_timer);
+			s->free_timer = g_idle_add(free_idle, s);
+		}
 		return;
+	}
 	g_info("session %s: %s", s->peer_id, m);
+	/* already closed: freed with the session, not closed again */
+	s->closing = g_steal_pointer(&s->channel);
 	p2p_transfers_session_closed(s->d, s, P2P_REASON_DISCONNECTED, m);
 	session_destroy(s);
 }
@@ -346,6 +356,9 @@ static gboolean
 free_idle(gpointer data)
 {
 	P2pSession *s = data;
+	if (s->free_timer && g_main_current_source() &&
+	    g_source_get_id(g_main_current_source()) != s->free_timer)
+		g_source_remove(s->free_timer);
 	if (s->closing)
 		p2p_channel_free(s->closing);
 	if (s->transport)
@@ -381,8 +394,12 @@ session_destroy(P2pSession *s)
 		 * still go out), free later, after the transport had time to flush */
 		s->closing = g_steal_pointer(&s->channel);
 		p2p_channel_close(s->closing);
+		/* freed from channel_closed once close_notify is out, or after the
+		 * channel's own close timeout */
+		s->free_timer = g_timeout_add_seconds(15, free_idle, s);
+		return;
 	}
-	g_timeout_add_seconds(2, free_idle, s);
+	s->free_timer = g_idle_add(free_idle, s);
 }
 
 void
@@ -394,7 +411,10 @@ p2p_session_close(P2pSession *s, const char *code, const char *message)
 		send_error_frame(s, code, message);
 	p2p_transfers_session_closed(s->d, s, code ? code : P2P_REASON_DISCONNECTED,
 	                             message ? message : "session closed");
-	send_signal(s, P2P_SK_BYE, NULL);
+	/* with a channel up the peer learns it in band, and a bye through the server
+	 * could overtake the ERROR frame that says why */
+	if (s->channel == NULL)
+		send_signal(s, P2P_SK_BYE, NULL);
 	session_destroy(s);
 }
 
@@ -587,6 +607,7 @@ p2p_session_handle_signal(P2pDaemon *d, JsonObject *params)
 		nice_agent_peer_candidate_gathering_done(s->agent, s->stream);
 	} else if (strcmp(p.kind, P2P_SK_BYE) == 0) {
 		g_autofree char *m = g_strdup_printf("%s ended the session", p.from);
+		g_info("session %s: %s", p.from, m);
 		p2p_transfers_session_closed(d, s, P2P_REASON_DISCONNECTED, m);
 		session_destroy(s);
 	}
