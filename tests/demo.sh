@@ -22,9 +22,12 @@ ctl alice list
 say "p2pctl info (on bob)"
 ctl bob info
 
-head -c $((64 * 1024 * 1024)) /dev/urandom >"$T/holiday-video.bin"
-say "alice: p2pctl send holiday-video.bin bob (64 MiB over ICE, inside TLS 1.3)"
+head -c $((256 * 1024 * 1024)) /dev/urandom >"$T/holiday-video.bin"
+say "alice: p2pctl send holiday-video.bin bob (256 MiB over ICE, inside TLS 1.3)"
 ctl alice send "$T/holiday-video.bin" bob
+
+say "p2pctl list (on alice): the session and the path it took"
+ctl alice list
 
 say "bob's inbox"
 ls -l "$T/bob/inbox"

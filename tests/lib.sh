@@ -54,8 +54,8 @@ free_port() {
 start_signald() {
 	mkdir -p "$T/sig"
 	if [ ! -f "$T/sig/signald.crt" ]; then
-		"$SIGNALD" --make-cert "$T/sig" >/dev/null
-		"$SIGNALD" --keys "$T/sig/keys.conf" --add-key team >"$T/team.key"
+		"$SIGNALD" --make-cert "$T/sig" >>"$T/signald.log" 2>&1
+		"$SIGNALD" --keys "$T/sig/keys.conf" --add-key team >"$T/team.key" 2>>"$T/signald.log"
 		chmod 600 "$T/team.key"
 	fi
 	rm -f "$T/sig/port"
