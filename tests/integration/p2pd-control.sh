@@ -1,7 +1,7 @@
 #!/bin/sh
 # Malformed or hostile requests on the control socket each get a JSON-RPC error that
 # says what was wrong, and the daemon keeps serving.
-. "$top_builddir/tests/lib.sh"
+. "$top_srcdir/tests/lib.sh"
 command -v python3 >/dev/null || skip "python3 is needed to speak raw JSON-RPC"
 
 start_signald

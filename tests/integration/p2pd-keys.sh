@@ -1,7 +1,7 @@
 #!/bin/sh
 # Identity keys decide who is on the other end: a pin from the allowlist that does not
 # match, and a key that changed after first contact, are refused on both sides.
-. "$top_builddir/tests/lib.sh"
+. "$top_srcdir/tests/lib.sh"
 
 start_signald
 start_daemon bob

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Offers refused by policy: not in the allowlist, too large, an ambiguous or unknown
 # peer name; each with a clear reason on the sender's side and nothing in the inbox.
-. "$top_builddir/tests/lib.sh"
+. "$top_srcdir/tests/lib.sh"
 
 start_signald
 start_daemon alice

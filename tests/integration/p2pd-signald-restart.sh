@@ -1,7 +1,7 @@
 #!/bin/sh
 # The signaling session comes back by itself after the server restarts, and transfers
 # work again afterwards.
-. "$top_builddir/tests/lib.sh"
+. "$top_srcdir/tests/lib.sh"
 
 start_signald
 start_daemon alice

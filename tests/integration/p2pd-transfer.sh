@@ -2,7 +2,7 @@
 # One file from alice to bob over ICE + TLS, verified byte for byte; then p2pctl recv
 # takes a second file into a directory of the caller's; name collisions never
 # overwrite; the signaling server never sees the file's name.
-. "$top_builddir/tests/lib.sh"
+. "$top_srcdir/tests/lib.sh"
 
 start_signald
 start_daemon alice
