@@ -16,8 +16,11 @@ for c in $cmds; do
 	grep -q "^\.B[IR]* $c\b" "$man1" || fail "p2pctl(1) does not document command \"$c\""
 done
 
-for key in agent signal-server api-key-file signal-ca state-dir control-socket save-dir \
-	allow auto-accept max-file-size stun-server ice-tcp ice-udp log-level; do
+# Configuration keys from the daemon's own table, as p2pd --help prints them.
+[ -x "$top_builddir/p2pd" ] || skip "p2pd not built"
+keys=$("$top_builddir/p2pd" --help | sed -n 's/^  --\([a-z-]*\)=.*/\1/p' | grep -v '^config$')
+[ -n "$keys" ] || fail "no keys in p2pd --help"
+for key in $keys; do
 	mkey=$(printf '%s' "$key" | sed 's/-/\\\\-/g')
 	grep -q "^\.B $mkey\$" "$man5" || fail "p2pd.conf(5) does not document \"$key\""
 	grep -q "^\.BI\{0,1\}R\{0,1\} \\\\-\\\\-$mkey=" "$man8" || fail "p2pd(8) does not document --$key"
