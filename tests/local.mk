@@ -25,6 +25,7 @@ P2PD_INTEGRATION_TESTS = \
 	tests/integration/p2pd-refusals.sh \
 	tests/integration/p2pd-keys.sh \
 	tests/integration/p2pd-control.sh \
-	tests/integration/p2pd-signald-restart.sh
+	tests/integration/p2pd-signald-restart.sh \
+	tests/integration/p2pd-udp-accept.sh
 TESTS += $(P2PD_INTEGRATION_TESTS)
 EXTRA_DIST += $(P2PD_INTEGRATION_TESTS) tests/demo.sh
