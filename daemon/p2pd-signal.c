@@ -423,6 +423,19 @@ ssl_failed(P2pSignal *s, int ret, const char *what)
 	return FALSE;
 }
 
+/* Writes queued output until OpenSSL would block; FALSE when the link was dropped. */
+static gboolean
+flush_out(P2pSignal *s)
+{
+	while (s->out->len > 0) {
+		int n = SSL_write(s->ssl, s->out->data, (int)s->out->len);
+		if (n <= 0)
+			return ssl_failed(s, n, "write");
+		g_byte_array_remove_range(s->out, 0, n);
+	}
+	return TRUE;
+}
+
 static gboolean
 io_cb(gint fd, GIOCondition cond, gpointer data)
 {
@@ -441,15 +454,8 @@ io_cb(gint fd, GIOCondition cond, gpointer data)
 		s->handshake_done = TRUE;
 		send_register(s);
 	}
-	while (s->out->len > 0) {
-		int n = SSL_write(s->ssl, s->out->data, (int)s->out->len);
-		if (n <= 0) {
-			if (!ssl_failed(s, n, "write"))
-				return G_SOURCE_REMOVE;
-			break;
-		}
-		g_byte_array_remove_range(s->out, 0, n);
-	}
+	if (!flush_out(s))
+		return G_SOURCE_REMOVE;
 	for (;;) {
 		int n = SSL_read(s->ssl, buf, sizeof(buf));
 		if (n <= 0) {
@@ -475,15 +481,8 @@ io_cb(gint fd, GIOCondition cond, gpointer data)
 		}
 	}
 	/* replies queued by callbacks go out now */
-	while (s->out->len > 0) {
-		int n = SSL_write(s->ssl, s->out->data, (int)s->out->len);
-		if (n <= 0) {
-			if (!ssl_failed(s, n, "write"))
-				return G_SOURCE_REMOVE;
-			break;
-		}
-		g_byte_array_remove_range(s->out, 0, n);
-	}
+	if (!flush_out(s))
+		return G_SOURCE_REMOVE;
 	update_watch(s);
 	return G_SOURCE_CONTINUE;
 }
