@@ -34,7 +34,7 @@ p2p_line_reader_feed(P2pLineReader *r, const void *data, gsize len)
 char *
 p2p_line_reader_next(P2pLineReader *r, gsize *len_out, GError **error)
 {
-	if (r->overflow)
+	if (r->overflow || r->buf->len == 0)
 		return NULL;
 	const guint8 *nl = memchr(r->buf->data, '\n', r->buf->len);
 	if (nl == NULL) {

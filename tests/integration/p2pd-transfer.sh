@@ -33,7 +33,8 @@ ctl bob --json status | grep -q "\"sha256\" *: *\"$sum\"" || fail "bob's status 
 pass "5 MB file verified"
 
 # the same name again: "data (1).bin", the first untouched
-head -c 1000 /dev/urandom >"$T/other/data.bin" 2>/dev/null || { mkdir -p "$T/other"; head -c 1000 /dev/urandom >"$T/other/data.bin"; }
+mkdir -p "$T/other"
+head -c 1000 /dev/urandom >"$T/other/data.bin"
 ctl alice send "$T/other/data.bin" bob >/dev/null || fail "second send failed"
 cmp "$T/data.bin" "$T/bob/inbox/data.bin" || fail "the first file was overwritten"
 cmp "$T/other/data.bin" "$T/bob/inbox/data (1).bin" || fail "no \"data (1).bin\""
