@@ -15,6 +15,12 @@ cleanup() {
 	rc=$?
 	for pid in $PIDS; do kill "$pid" 2>/dev/null || true; done
 	for pid in $PIDS; do wait "$pid" 2>/dev/null || true; done
+	# under --enable-asan the daemons report on exit: a report fails the test
+	if grep -l "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$T"/*.log \
+		>/dev/null 2>&1; then
+		echo "FAIL: a sanitizer reported an error in a program this test started" >&2
+		rc=1
+	fi
 	if [ $rc -ne 0 ] && [ $rc -ne 77 ]; then
 		for f in "$T"/*.log; do
 			[ -f "$f" ] || continue
