@@ -395,7 +395,8 @@ write_frame(P2pChannel *c, guint8 type, const guint8 *extra, gsize extra_len,
 		return FALSE;
 	}
 	p2p_frame_header(c->scratch, type, total);
-	memcpy(c->scratch + P2P_FRAME_HEADER, extra, extra_len);
+	if (extra_len > 0)
+		memcpy(c->scratch + P2P_FRAME_HEADER, extra, extra_len);
 	gsize head = P2P_FRAME_HEADER + extra_len;
 	gsize first = MIN(len, TLS_RECORD_MAX - head);
 	if (first > 0)

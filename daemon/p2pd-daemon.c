@@ -39,7 +39,8 @@ p2p_hash_values(GHashTable *h)
 P2pPeer *
 p2p_daemon_lookup_peer(P2pDaemon *d, const char *id)
 {
-	return g_hash_table_lookup(d->peers, id);
+	/* NULL while the daemon is being freed */
+	return d->peers ? g_hash_table_lookup(d->peers, id) : NULL;
 }
 
 const char *

@@ -307,7 +307,8 @@ m_signal(SignaldSession *s, JsonNode *params, JsonNode **result, gboolean *disco
 	}
 	if (!signald_router_signal(s->srv->router, &s->peer, &sig, error))
 		return FALSE;
-	*result = json_node_init_object(json_node_alloc(), json_object_new());
+	*result = json_node_new(JSON_NODE_OBJECT);
+	json_node_take_object(*result, json_object_new());
 	return TRUE;
 }
 
@@ -317,7 +318,8 @@ m_ping(SignaldSession *s, JsonNode *params, JsonNode **result, gboolean *disconn
 {
 	if (!p2p_schema_decode_params(params, no_fields, NULL, error))
 		return FALSE;
-	*result = json_node_init_object(json_node_alloc(), json_object_new());
+	*result = json_node_new(JSON_NODE_OBJECT);
+	json_node_take_object(*result, json_object_new());
 	return TRUE;
 }
 
