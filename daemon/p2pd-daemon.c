@@ -287,6 +287,7 @@ p2p_daemon_free(P2pDaemon *d)
 	g_clear_pointer(&d->control, p2p_control_free);
 	/* sessions first: closing them still looks at transfers */
 	g_clear_pointer(&d->peers, g_hash_table_destroy);
+	p2p_session_reap_all(d);
 	g_clear_pointer(&d->transfers, g_hash_table_destroy);
 	g_clear_pointer(&d->signal, p2p_signal_free);
 	g_clear_pointer(&d->state, p2p_state_close);

@@ -34,6 +34,7 @@ struct _P2pDaemon {
 	P2pControl *control;
 	GHashTable *peers;      /* id -> P2pPeer */
 	GHashTable *transfers;  /* local id -> P2pTransfer */
+	GList *closed_sessions; /* closed, waiting to be freed */
 	GMainLoop *loop;
 	gint64 started;         /* monotonic, microseconds */
 };

@@ -356,9 +356,10 @@ static gboolean
 free_idle(gpointer data)
 {
 	P2pSession *s = data;
-	if (s->free_timer && g_main_current_source() &&
-	    g_source_get_id(g_main_current_source()) != s->free_timer)
+	GSource *current = g_main_current_source();
+	if (s->free_timer && !(current && g_source_get_id(current) == s->free_timer))
 		g_source_remove(s->free_timer);
+	s->d->closed_sessions = g_list_remove(s->d->closed_sessions, s);
 	if (s->closing)
 		p2p_channel_free(s->closing);
 	if (s->transport)
@@ -383,6 +384,7 @@ session_destroy(P2pSession *s)
 	if (s->state == P2P_SESSION_CLOSED)
 		return;
 	s->state = P2P_SESSION_CLOSED;
+	s->d->closed_sessions = g_list_prepend(s->d->closed_sessions, s);
 	g_clear_handle_id(&s->timeout, g_source_remove);
 	P2pPeer *peer = p2p_daemon_lookup_peer(s->d, s->peer_id);
 	if (peer && peer->session == s)
@@ -400,6 +402,13 @@ session_destroy(P2pSession *s)
 		return;
 	}
 	s->free_timer = g_idle_add(free_idle, s);
+}
+
+void
+p2p_session_reap_all(P2pDaemon *d)
+{
+	while (d->closed_sessions)
+		free_idle(d->closed_sessions->data);
 }
 
 void

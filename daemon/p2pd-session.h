@@ -26,6 +26,9 @@ void p2p_session_handle_signal(P2pDaemon *d, JsonObject *params);
  * channel is up (code NULL: a quiet close). */
 void p2p_session_close(P2pSession *s, const char *code, const char *message);
 
+/* Frees the closed sessions still waiting for their channel to flush (at exit). */
+void p2p_session_reap_all(P2pDaemon *d);
+
 P2pSessionState p2p_session_get_state(P2pSession *s);
 const char *p2p_session_state_name(P2pSession *s);
 P2pChannel *p2p_session_get_channel(P2pSession *s);
