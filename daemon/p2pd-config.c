@@ -114,9 +114,12 @@ p2p_parse_host_port(const char *text, char **host, guint16 *port, GError **error
 			goto bad;
 		h = g_strndup(text, colon - text);
 	}
+	/* digits only: strtoull alone would also take " 80", "+80" or "-1" */
+	if (!g_ascii_isdigit(colon[1]))
+		goto bad;
 	char *end = NULL;
 	guint64 p = g_ascii_strtoull(colon + 1, &end, 10);
-	if (colon[1] == '\0' || *end != '\0' || p == 0 || p > 65535 || *h == '\0')
+	if (*end != '\0' || p == 0 || p > 65535 || *h == '\0')
 		goto bad;
 	*host = g_steal_pointer(&h);
 	*port = (guint16)p;

@@ -43,6 +43,12 @@ p2p_daemon_lookup_peer(P2pDaemon *d, const char *id)
 	return d->peers ? g_hash_table_lookup(d->peers, id) : NULL;
 }
 
+static gint
+str_ptr_cmp(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 const char *
 p2p_resolve_alias(const char *const *ids, const char *name, GPtrArray **candidates)
 {
@@ -65,16 +71,11 @@ p2p_resolve_alias(const char *const *ids, const char *name, GPtrArray **candidat
 	if (found->len == 1)
 		return match;
 	if (found->len > 1 && candidates) {
-		g_ptr_array_sort(found, (GCompareFunc)g_strcmp0);
+		/* g_ptr_array_sort hands the comparator pointers to the elements */
+		g_ptr_array_sort(found, str_ptr_cmp);
 		*candidates = g_steal_pointer(&found);
 	}
 	return NULL;
-}
-
-static gint
-str_ptr_cmp(gconstpointer a, gconstpointer b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 P2pPeer *

@@ -49,13 +49,39 @@ p2p_inbox_name_valid(const char *name, GError **error)
 	return TRUE;
 }
 
+/* The longest prefix of the first len bytes of s that ends on a character boundary
+ * (s is valid UTF-8). */
+static gsize
+utf8_cut(const char *s, gsize len)
+{
+	while (len > 0 && ((guchar)s[len] & 0xc0) == 0x80)
+		len--;
+	return len;
+}
+
 char *
 p2p_inbox_collision_name(const char *name, guint n)
 {
+	char tag[16];
+	gsize tag_len = g_snprintf(tag, sizeof(tag), " (%u)", n);
+	gsize len = strlen(name);
 	const char *dot = strrchr(name, '.');
-	if (dot == NULL || dot == name)
-		return g_strdup_printf("%s (%u)", name, n);
-	return g_strdup_printf("%.*s (%u)%s", (int)(dot - name), name, n, dot);
+	const char *ext = (dot == NULL || dot == name) ? name + len : dot;
+	gsize stem = ext - name;
+	gsize ext_len = len - stem;
+
+	/* a name near P2P_NAME_MAX has no room for the tag: shorten the stem, or the whole
+	 * name when the extension leaves no stem, so that the file system takes it */
+	if (stem + tag_len + ext_len > P2P_NAME_MAX) {
+		if (tag_len + ext_len < P2P_NAME_MAX) {
+			stem = utf8_cut(name, P2P_NAME_MAX - tag_len - ext_len);
+		} else {
+			ext = name + len;
+			ext_len = 0;
+			stem = utf8_cut(name, MIN(len, P2P_NAME_MAX - tag_len));
+		}
+	}
+	return g_strdup_printf("%.*s%s%s", (int)stem, name, tag, ext);
 }
 
 gboolean

@@ -12,7 +12,9 @@ G_BEGIN_DECLS
 /* A file name offered by a peer: one path component, valid UTF-8, no control
  * characters, not "." or "..", at most P2P_NAME_MAX bytes. The error says why. */
 gboolean p2p_inbox_name_valid(const char *name, GError **error);
-/* "name (n).ext" for n >= 1; a leading dot does not start an extension. */
+/* "name (n).ext" for n >= 1; a leading dot does not start an extension. The stem (or
+ * the whole name) is shortened on a character boundary so that the result fits in
+ * P2P_NAME_MAX bytes. */
 char *p2p_inbox_collision_name(const char *name, guint n);
 /* Refuses when writing size bytes would leave less than reserve free. */
 gboolean p2p_inbox_check_space(const char *dir, guint64 size, guint64 reserve, GError **error);

@@ -29,3 +29,4 @@ P2PD_INTEGRATION_TESTS = \
 	tests/integration/p2pd-udp-accept.sh
 TESTS += $(P2PD_INTEGRATION_TESTS)
 EXTRA_DIST += $(P2PD_INTEGRATION_TESTS) tests/demo.sh
+include $(srcdir)/tests/p2pd.mk
