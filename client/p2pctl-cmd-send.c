@@ -5,7 +5,9 @@
 
 #include <errno.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "p2pctl.h"
 
@@ -64,21 +66,28 @@ p2pctl_cmd_send(int argc, char **argv, P2pctlContext *ctx)
 	struct stat st = { 0 };
 	int status = P2PCTL_EXIT_OK;
 
-	/* The daemon opens the file itself; checking here first gives the error in the
-	 * user's terms before anything is announced to the peer. */
-	int rc = stat(path, &st);
+	/* The file is opened here, with the user's rights, and handed to the daemon open:
+	 * p2pd reads only what the user could read. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	int rc = fd < 0 ? -1 : fstat(fd, &st);
 	int saved_errno = errno;
 	if (rc < 0 || !S_ISREG(st.st_mode)) {
 		const char *why = rc < 0 ? g_strerror(saved_errno) : "not a regular file";
 		g_autofree char *epath = p2pctl_escape(path);
+		if (fd >= 0)
+			close(fd);
 		g_set_error(&error, P2PCTL_ERROR, P2PCTL_ERROR_IO, "cannot send \"%s\": %s", epath,
 		            why);
 		return p2pctl_fail(ctx, error);
 	}
 
 	g_autoptr(P2pctlConn) conn = p2pctl_connect(ctx, &error);
-	if (conn == NULL)
+	if (conn == NULL) {
+		close(fd);
 		return p2pctl_fail(ctx, error);
+	}
+	/* the daemon keeps it for the transfer.send on this connection */
+	p2pctl_conn_attach_fd(conn, fd);
 	p2pctl_catch_interrupts();
 	g_autoptr(JsonNode) sub = p2pctl_call(ctx, conn, P2P_M_EVENTS_SUBSCRIBE, NULL, &status);
 	if (sub == NULL)

@@ -31,6 +31,7 @@ struct _P2pctlConn {
 	gint64 next_id;
 	GQueue events; /* Event* */
 	GArray *fds;   /* descriptors received, not yet claimed by a response */
+	int send_fd;   /* to pass with the next request, or -1 */
 };
 
 JsonNode *
@@ -134,6 +135,7 @@ p2pctl_conn_open(const char *path, GError **error)
 	conn->path = g_strdup(path);
 	conn->next_id = 1;
 	conn->fds = g_array_new(FALSE, FALSE, sizeof(int));
+	conn->send_fd = -1;
 	p2p_line_reader_init(&conn->reader, P2PCTL_MAX_LINE);
 	g_queue_init(&conn->events);
 	return conn;
@@ -145,6 +147,8 @@ p2pctl_conn_free(P2pctlConn *conn)
 	if (conn == NULL)
 		return;
 	close_fds(conn);
+	if (conn->send_fd >= 0)
+		close(conn->send_fd);
 	g_array_unref(conn->fds);
 	g_queue_clear_full(&conn->events, (GDestroyNotify)event_free);
 	p2p_line_reader_clear(&conn->reader);
@@ -159,11 +163,40 @@ p2pctl_conn_get_path(P2pctlConn *conn)
 	return conn->path;
 }
 
+void
+p2pctl_conn_attach_fd(P2pctlConn *conn, int fd)
+{
+	if (conn->send_fd >= 0)
+		close(conn->send_fd);
+	conn->send_fd = fd;
+}
+
 static gboolean
 write_all(P2pctlConn *conn, const char *data, gsize len, GError **error)
 {
 	while (len > 0) {
-		ssize_t n = send(conn->fd, data, len, MSG_NOSIGNAL);
+		struct iovec iov = { (void *)data, len };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+		union {
+			char buf[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} u;
+		if (conn->send_fd >= 0) {
+			/* the descriptor rides with the first byte of the request */
+			memset(&u, 0, sizeof(u));
+			mh.msg_control = u.buf;
+			mh.msg_controllen = sizeof(u.buf);
+			struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &conn->send_fd, sizeof(int));
+		}
+		ssize_t n = sendmsg(conn->fd, &mh, MSG_NOSIGNAL);
+		if (n > 0 && conn->send_fd >= 0) {
+			close(conn->send_fd);
+			conn->send_fd = -1;
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {

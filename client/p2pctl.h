@@ -62,6 +62,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(P2pctlConn, p2pctl_conn_free)
  * the descriptor passed with the response, or -1. */
 JsonNode *p2pctl_conn_call(P2pctlConn *conn, const char *method, JsonNode *params,
                            int *fd_out, JsonNode **error_data_out, GError **error);
+/* Passes fd (consumed) with the next request, as SCM_RIGHTS. */
+void p2pctl_conn_attach_fd(P2pctlConn *conn, int fd);
 /* Next notification (queued or read, waiting up to timeout_ms, -1 = forever).
  * Returns FALSE with error on disconnection, interruption or timeout. */
 gboolean p2pctl_conn_next_event(P2pctlConn *conn, int timeout_ms, char **method_out,

@@ -33,6 +33,7 @@ typedef struct {
 	gsize out_bytes;
 	gboolean subscribed;
 	gboolean closing; /* flush, then close */
+	int recv_fd;      /* last descriptor received (SCM_RIGHTS), for transfer.send */
 } Client;
 
 struct _P2pControl {
@@ -263,7 +264,19 @@ m_transfer_send(Client *c, gpointer params, int *pass_fd, JsonNode **data,
 		}
 		return NULL;
 	}
-	P2pTransfer *t = p2p_transfer_send(c->ctrl->d, p->path, peer, error);
+	/* The file is read with the caller's rights, not the daemon's: the caller passes
+	 * it open (p2pctl does). Only a caller with the daemon's own uid may name a path
+	 * for the daemon to open, or any group member could send the daemon's keys. */
+	int fd = c->recv_fd;
+	c->recv_fd = -1;
+	if (fd < 0 && c->uid != geteuid()) {
+		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_PERMISSION,
+		            "uid %u must pass \"%s\" as an open file descriptor (SCM_RIGHTS) with "
+		            "the request; p2p daemon only opens paths for its own uid %u",
+		            (unsigned)c->uid, p->path, (unsigned)geteuid());
+		return NULL;
+	}
+	P2pTransfer *t = p2p_transfer_send(c->ctrl->d, p->path, fd, peer, error);
 	return t ? p2p_transfer_to_json(t) : NULL;
 }
 
@@ -490,7 +503,28 @@ client_io(gint fd, GIOCondition cond, gpointer data)
 			goto gone;
 	}
 	if ((cond & G_IO_IN) && !c->closing) {
-		ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		union {
+			char buf[CMSG_SPACE(sizeof(int) * 4)];
+			struct cmsghdr align;
+		} u;
+		struct iovec iov = { buf, sizeof(buf) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+		                     .msg_controllen = sizeof(u.buf) };
+		ssize_t n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		for (struct cmsghdr *cm = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm;
+		     cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			gsize nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (gsize i = 0; i < nfds; i++) {
+				int fd_in;
+				memcpy(&fd_in, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+				/* only the latest counts: it rides with the request it came with */
+				if (c->recv_fd >= 0)
+					close(c->recv_fd);
+				c->recv_fd = fd_in;
+			}
+		}
 		if (n == 0)
 			goto gone;
 		if (n < 0) {
@@ -531,6 +565,8 @@ client_free(Client *c)
 	c->ctrl->clients = g_list_remove(c->ctrl->clients, c);
 	g_clear_handle_id(&c->watch, g_source_remove);
 	close(c->fd);
+	if (c->recv_fd >= 0)
+		close(c->recv_fd);
 	p2p_line_reader_clear(&c->reader);
 	g_queue_clear_full(&c->out, (GDestroyNotify)chunk_free);
 	g_free(c);
@@ -567,6 +603,7 @@ accept_cb(gint fd, GIOCondition cond, gpointer data)
 	c->fd = cfd;
 	c->uid = cred.uid;
 	c->pid = cred.pid;
+	c->recv_fd = -1;
 	p2p_line_reader_init(&c->reader, P2P_JSONRPC_MAX_LINE);
 	g_queue_init(&c->out);
 	ctrl->clients = g_list_prepend(ctrl->clients, c);

@@ -243,37 +243,43 @@ offer(P2pTransfer *t, P2pSession *s)
 }
 
 P2pTransfer *
-p2p_transfer_send(P2pDaemon *d, const char *path, P2pPeer *peer, GError **error)
+p2p_transfer_send(P2pDaemon *d, const char *path, int fd, P2pPeer *peer, GError **error)
 {
 	struct stat st;
 	g_autoptr(GError) local = NULL;
+	g_autofree char *name = NULL;
 
 	if (!peer->online) {
 		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_PEER_OFFLINE, "peer \"%s\" is offline",
 		            peer->id);
-		return NULL;
+		goto fail;
 	}
 	if (!g_path_is_absolute(path)) {
 		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_INVALID_PARAMS,
 		            "path \"%s\" is not absolute", path);
-		return NULL;
+		goto fail;
 	}
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_IO, "cannot open \"%s\": %s", path,
 		            g_strerror(errno));
 		return NULL;
 	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY) {
+		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_IO,
+		            "the descriptor passed for \"%s\" is not open for reading", path);
+		goto fail;
+	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_IO, "\"%s\" is not a regular file", path);
-		close(fd);
-		return NULL;
+		goto fail;
 	}
-	g_autofree char *name = g_path_get_basename(path);
+	name = g_path_get_basename(path);
 	if (!p2p_inbox_name_valid(name, &local)) {
 		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_INVALID_PARAMS, "%s", local->message);
-		close(fd);
-		return NULL;
+		goto fail;
 	}
 
 	P2pTransfer *t = transfer_new(d, TRUE, peer->id);
@@ -297,6 +303,10 @@ p2p_transfer_send(P2pDaemon *d, const char *path, P2pPeer *peer, GError **error)
 		offer(t, peer->session);
 	}
 	return t;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return NULL;
 }
 
 static void

@@ -48,7 +48,10 @@ struct _P2pTransfer {
 };
 
 /* Control-socket entry points. */
-P2pTransfer *p2p_transfer_send(P2pDaemon *d, const char *path, P2pPeer *peer, GError **error);
+/* Sends the file at path to peer; fd, when not -1, is that file already opened by the
+ * caller (consumed), and path then only names it. */
+P2pTransfer *p2p_transfer_send(P2pDaemon *d, const char *path, int fd, P2pPeer *peer,
+                               GError **error);
 gboolean p2p_transfer_accept(P2pTransfer *t, GError **error);
 gboolean p2p_transfer_reject(P2pTransfer *t, const char *reason, GError **error);
 P2pTransfer *p2p_transfer_lookup(P2pDaemon *d, const char *id);

@@ -26,7 +26,8 @@ P2PD_INTEGRATION_TESTS = \
 	tests/integration/p2pd-keys.sh \
 	tests/integration/p2pd-control.sh \
 	tests/integration/p2pd-signald-restart.sh \
-	tests/integration/p2pd-udp-accept.sh
+	tests/integration/p2pd-udp-accept.sh \
+	tests/integration/p2pd-caller-rights.sh
 TESTS += $(P2PD_INTEGRATION_TESTS)
 EXTRA_DIST += $(P2PD_INTEGRATION_TESTS) tests/demo.sh
 include $(srcdir)/tests/p2pd.mk

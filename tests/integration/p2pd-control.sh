@@ -71,3 +71,4 @@ rc=0; "$P2PD" --config "$T/bad.conf" --check-config >"$T/out" 2>&1 || rc=$?
 [ $rc -eq 1 ] || fail "--check-config accepted a bad file"
 grep -q "bad.conf" "$T/out" && grep -q "max-file-size" "$T/out" || fail "bad config error does not say where: $(cat "$T/out")"
 pass "control suite"
+
