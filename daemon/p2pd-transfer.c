@@ -17,6 +17,7 @@
 #include "p2p-jsonrpc.h"
 #include "p2pd-inbox.h"
 #include "p2pd-session.h"
+#include "p2pd-testhooks.h"
 #include "p2pd-transfer.h"
 
 #define SEND_HIGH_WATER        (1024 * 1024)
@@ -231,6 +232,8 @@ offer(P2pTransfer *t, P2pSession *s)
 	json_array_add_object_element(files, f);
 	json_object_set_int_member(o, "xfer", (gint64)t->wire_id);
 	json_object_set_array_member(o, "files", files);
+	if (p2p_test_hooks && p2p_test_hooks->offer)
+		p2p_test_hooks->offer(o);
 	t->session = s;
 	if (!p2p_channel_send_json(p2p_session_get_channel(s), P2P_FRAME_OFFER, o, &error)) {
 		fail(t, 0, P2P_REASON_DISCONNECTED, "cannot send the offer: %s", error->message);
@@ -297,6 +300,31 @@ p2p_transfer_send(P2pDaemon *d, const char *path, P2pPeer *peer, GError **error)
 	return t;
 }
 
+/* FILE_END carries the SHA-256 of the bytes read; the receiver answers ACK or NACK. */
+static void
+send_file_end(P2pTransfer *t, P2pChannel *c)
+{
+	g_autoptr(JsonObject) o = json_object_new();
+	t->sha256 = digest_hex(t->md);
+	json_object_set_int_member(o, "xfer", (gint64)t->wire_id);
+	json_object_set_int_member(o, "file", 0);
+	json_object_set_string_member(o, "sha256", t->sha256);
+	if (p2p_test_hooks == NULL || p2p_test_hooks->file_end == NULL ||
+	    p2p_test_hooks->file_end(o))
+		p2p_channel_send_json(c, P2P_FRAME_FILE_END, o, NULL);
+	t->state = P2P_XFER_VERIFYING;
+	emit(t, P2P_E_TRANSFER_PROGRESS);
+}
+
+/* The test seam (p2pd-testhooks.h): without hooks every chunk goes out as it was read. */
+static gboolean
+hook_data(P2pTransfer *t, guint8 *buf, gsize *len, guint64 *xfer)
+{
+	*xfer = t->wire_id;
+	return p2p_test_hooks == NULL || p2p_test_hooks->data == NULL ||
+	       p2p_test_hooks->data(t->bytes, buf, len, xfer);
+}
+
 static void
 pump(P2pTransfer *t)
 {
@@ -331,18 +359,17 @@ pump(P2pTransfer *t)
 				     "\"%s\" grew while being sent", t->source_path);
 				return;
 			}
-			g_autoptr(JsonObject) o = json_object_new();
-			t->sha256 = digest_hex(t->md);
-			json_object_set_int_member(o, "xfer", (gint64)t->wire_id);
-			json_object_set_int_member(o, "file", 0);
-			json_object_set_string_member(o, "sha256", t->sha256);
-			p2p_channel_send_json(c, P2P_FRAME_FILE_END, o, NULL);
-			t->state = P2P_XFER_VERIFYING;
-			emit(t, P2P_E_TRANSFER_PROGRESS);
+			send_file_end(t, c);
 			return;
 		}
 		EVP_DigestUpdate(t->md, buf, n);
-		if (!p2p_channel_send_data(c, t->wire_id, 0, t->bytes, buf, n, &error)) {
+		gsize len = n;
+		guint64 xfer;
+		if (!hook_data(t, buf, &len, &xfer)) {
+			send_file_end(t, c);
+			return;
+		}
+		if (!p2p_channel_send_data(c, xfer, 0, t->bytes, buf, len, &error)) {
 			fail(t, 0, P2P_REASON_DISCONNECTED, "%s", error->message);
 			return;
 		}
