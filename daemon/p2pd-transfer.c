@@ -501,7 +501,7 @@ typedef struct {
 
 static const P2pField offer_fields[] = {
 	P2P_FIELD(Control, xfer, "xfer", P2P_FIELD_UINT, TRUE, 0),
-	P2P_FIELD(Control, files, "files", P2P_FIELD_ARRAY, TRUE, 1),
+	P2P_FIELD(Control, files, "files", P2P_FIELD_ARRAY, TRUE, P2P_OFFER_MAX_FILES),
 	{ NULL },
 };
 static const P2pField accept_fields[] = {
