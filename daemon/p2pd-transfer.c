@@ -460,6 +460,23 @@ find(P2pDaemon *d, P2pSession *s, gboolean outgoing, guint64 wire_id)
 	return NULL;
 }
 
+/* An incoming transfer from this peer that has ended: finish() unbinds it from its
+ * session, so find() no longer sees it, but DATA the sender had queued may still come. */
+static gboolean
+ended_incoming(P2pDaemon *d, P2pSession *s, guint64 wire_id)
+{
+	GHashTableIter it;
+	gpointer v;
+	g_hash_table_iter_init(&it, d->transfers);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		P2pTransfer *t = v;
+		if (!t->outgoing && !p2p_transfer_is_active(t) && t->wire_id == wire_id &&
+		    strcmp(t->peer, p2p_session_peer_id(s)) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
 static guint
 count_incoming(P2pDaemon *d, P2pSession *s)
 {
@@ -633,16 +650,16 @@ handle_data(P2pDaemon *d, P2pSession *s, GBytes *payload)
 		return;
 	}
 	P2pTransfer *t = find(d, s, FALSE, xfer);
-	if (t == NULL || t->state != P2P_XFER_TRANSFERRING) {
-		/* late data after we ended the transfer is expected; data for an id never
-		 * offered is not */
-		if (t == NULL) {
-			g_autofree char *m = g_strdup_printf("DATA for transfer %" G_GUINT64_FORMAT
-			                                     " that was never offered", xfer);
-			send_reason(s, P2P_FRAME_CANCEL, xfer, P2P_REASON_PROTOCOL, m);
-		}
+	if (t == NULL && !ended_incoming(d, s, xfer)) {
+		/* not a transfer of ours that ended: the peer is broken or hostile, and the
+		 * transfers it did offer cannot be trusted either */
+		protocol_error(s, "DATA for transfer %" G_GUINT64_FORMAT " that was never offered",
+		               xfer);
 		return;
 	}
+	/* late data after we ended the transfer is expected */
+	if (t == NULL || t->state != P2P_XFER_TRANSFERRING)
+		return;
 	if (file != 0) {
 		fail(t, P2P_FRAME_CANCEL, P2P_REASON_PROTOCOL, "DATA for file %u, only file 0 was offered",
 		     file);
