@@ -104,6 +104,9 @@ typedef enum {
 } P2pFrameType;
 
 #define P2P_DATA_HEADER           20               /* xfer + file + offset */
+/* Files an OFFER may list before it is malformed (and the session closed); this
+ * version accepts offers of exactly one file and rejects the others. */
+#define P2P_OFFER_MAX_FILES       1024
 
 /* Reason codes carried by REJECT, NACK, CANCEL and ERROR frames. */
 #define P2P_REASON_NOT_ALLOWED    "not-allowed"

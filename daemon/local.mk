@@ -1,5 +1,5 @@
 # daemon/: p2pd. The logic lives in libp2pd.la, which p2pd, the unit tests and the
-# fuzzers link; p2pd-main.c only parses the command line and runs the loop.
+# fuzzers link; p2pd-main.c only calls p2p_daemon_main() (p2pd-run.c).
 P2PD_CFLAGS = $(AM_CFLAGS) -DG_LOG_DOMAIN=\"p2pd\" $(GLIB_CFLAGS) $(JSONGLIB_CFLAGS) \
 	$(NICE_CFLAGS) $(OPENSSL_CFLAGS) $(SYSTEMD_CFLAGS) $(SQLITE_CFLAGS)
 P2PD_LIBS = libp2pd.la libp2pcommon.la $(GLIB_LIBS) $(JSONGLIB_LIBS) $(NICE_LIBS) \
@@ -11,9 +11,11 @@ libp2pd_la_SOURCES = \
 	daemon/p2pd-control.c daemon/p2pd-control.h \
 	daemon/p2pd-daemon.c daemon/p2pd-daemon.h \
 	daemon/p2pd-inbox.c daemon/p2pd-inbox.h \
+	daemon/p2pd-run.c daemon/p2pd-run.h \
 	daemon/p2pd-session.c daemon/p2pd-session.h \
 	daemon/p2pd-signal.c daemon/p2pd-signal.h \
 	daemon/p2pd-state.c daemon/p2pd-state.h \
+	daemon/p2pd-testhooks.c daemon/p2pd-testhooks.h \
 	daemon/p2pd-transfer.c daemon/p2pd-transfer.h
 libp2pd_la_CFLAGS = $(P2PD_CFLAGS)
 

@@ -17,6 +17,7 @@
 #include "p2p-jsonrpc.h"
 #include "p2pd-inbox.h"
 #include "p2pd-session.h"
+#include "p2pd-testhooks.h"
 #include "p2pd-transfer.h"
 
 #define SEND_HIGH_WATER        (1024 * 1024)
@@ -233,6 +234,8 @@ offer(P2pTransfer *t, P2pSession *s)
 	json_array_add_object_element(files, f);
 	json_object_set_int_member(o, "xfer", (gint64)t->wire_id);
 	json_object_set_array_member(o, "files", files);
+	if (p2p_test_hooks && p2p_test_hooks->offer)
+		p2p_test_hooks->offer(o);
 	t->session = s;
 	if (!p2p_channel_send_json(p2p_session_get_channel(s), P2P_FRAME_OFFER, o, &error)) {
 		fail(t, 0, P2P_REASON_DISCONNECTED, "cannot send the offer: %s", error->message);
@@ -309,6 +312,31 @@ fail:
 	return NULL;
 }
 
+/* FILE_END carries the SHA-256 of the bytes read; the receiver answers ACK or NACK. */
+static void
+send_file_end(P2pTransfer *t, P2pChannel *c)
+{
+	g_autoptr(JsonObject) o = json_object_new();
+	t->sha256 = digest_hex(t->md);
+	json_object_set_int_member(o, "xfer", (gint64)t->wire_id);
+	json_object_set_int_member(o, "file", 0);
+	json_object_set_string_member(o, "sha256", t->sha256);
+	if (p2p_test_hooks == NULL || p2p_test_hooks->file_end == NULL ||
+	    p2p_test_hooks->file_end(o))
+		p2p_channel_send_json(c, P2P_FRAME_FILE_END, o, NULL);
+	t->state = P2P_XFER_VERIFYING;
+	emit(t, P2P_E_TRANSFER_PROGRESS);
+}
+
+/* The test seam (p2pd-testhooks.h): without hooks every chunk goes out as it was read. */
+static gboolean
+hook_data(P2pTransfer *t, guint8 *buf, gsize *len, guint64 *xfer)
+{
+	*xfer = t->wire_id;
+	return p2p_test_hooks == NULL || p2p_test_hooks->data == NULL ||
+	       p2p_test_hooks->data(t->bytes, buf, len, xfer);
+}
+
 static void
 pump(P2pTransfer *t)
 {
@@ -343,18 +371,17 @@ pump(P2pTransfer *t)
 				     "\"%s\" grew while being sent", t->source_path);
 				return;
 			}
-			g_autoptr(JsonObject) o = json_object_new();
-			t->sha256 = digest_hex(t->md);
-			json_object_set_int_member(o, "xfer", (gint64)t->wire_id);
-			json_object_set_int_member(o, "file", 0);
-			json_object_set_string_member(o, "sha256", t->sha256);
-			p2p_channel_send_json(c, P2P_FRAME_FILE_END, o, NULL);
-			t->state = P2P_XFER_VERIFYING;
-			emit(t, P2P_E_TRANSFER_PROGRESS);
+			send_file_end(t, c);
 			return;
 		}
 		EVP_DigestUpdate(t->md, buf, n);
-		if (!p2p_channel_send_data(c, t->wire_id, 0, t->bytes, buf, n, &error)) {
+		gsize len = n;
+		guint64 xfer;
+		if (!hook_data(t, buf, &len, &xfer)) {
+			send_file_end(t, c);
+			return;
+		}
+		if (!p2p_channel_send_data(c, xfer, 0, t->bytes, buf, len, &error)) {
 			fail(t, 0, P2P_REASON_DISCONNECTED, "%s", error->message);
 			return;
 		}
@@ -445,6 +472,23 @@ find(P2pDaemon *d, P2pSession *s, gboolean outgoing, guint64 wire_id)
 	return NULL;
 }
 
+/* An incoming transfer from this peer that has ended: finish() unbinds it from its
+ * session, so find() no longer sees it, but DATA the sender had queued may still come. */
+static gboolean
+ended_incoming(P2pDaemon *d, P2pSession *s, guint64 wire_id)
+{
+	GHashTableIter it;
+	gpointer v;
+	g_hash_table_iter_init(&it, d->transfers);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		P2pTransfer *t = v;
+		if (!t->outgoing && !p2p_transfer_is_active(t) && t->wire_id == wire_id &&
+		    strcmp(t->peer, p2p_session_peer_id(s)) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
 static guint
 count_incoming(P2pDaemon *d, P2pSession *s)
 {
@@ -486,7 +530,7 @@ typedef struct {
 
 static const P2pField offer_fields[] = {
 	P2P_FIELD(Control, xfer, "xfer", P2P_FIELD_UINT, TRUE, 0),
-	P2P_FIELD(Control, files, "files", P2P_FIELD_ARRAY, TRUE, 1),
+	P2P_FIELD(Control, files, "files", P2P_FIELD_ARRAY, TRUE, P2P_OFFER_MAX_FILES),
 	{ NULL },
 };
 static const P2pField accept_fields[] = {
@@ -618,16 +662,16 @@ handle_data(P2pDaemon *d, P2pSession *s, GBytes *payload)
 		return;
 	}
 	P2pTransfer *t = find(d, s, FALSE, xfer);
-	if (t == NULL || t->state != P2P_XFER_TRANSFERRING) {
-		/* late data after we ended the transfer is expected; data for an id never
-		 * offered is not */
-		if (t == NULL) {
-			g_autofree char *m = g_strdup_printf("DATA for transfer %" G_GUINT64_FORMAT
-			                                     " that was never offered", xfer);
-			send_reason(s, P2P_FRAME_CANCEL, xfer, P2P_REASON_PROTOCOL, m);
-		}
+	if (t == NULL && !ended_incoming(d, s, xfer)) {
+		/* not a transfer of ours that ended: the peer is broken or hostile, and the
+		 * transfers it did offer cannot be trusted either */
+		protocol_error(s, "DATA for transfer %" G_GUINT64_FORMAT " that was never offered",
+		               xfer);
 		return;
 	}
+	/* late data after we ended the transfer is expected */
+	if (t == NULL || t->state != P2P_XFER_TRANSFERRING)
+		return;
 	if (file != 0) {
 		fail(t, P2P_FRAME_CANCEL, P2P_REASON_PROTOCOL, "DATA for file %u, only file 0 was offered",
 		     file);

@@ -10,11 +10,15 @@ SIGNALD="$top_builddir/p2p-signald"
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/p2pd-test.XXXXXX")
 PIDS=""
+# CLEANUP_EXTRA: a command the test wants run on exit after its processes are gone and
+# before $T is removed (e.g. unmounting a file system under $T); runs on failure too.
+CLEANUP_EXTRA=""
 
 cleanup() {
 	rc=$?
 	for pid in $PIDS; do kill "$pid" 2>/dev/null || true; done
 	for pid in $PIDS; do wait "$pid" 2>/dev/null || true; done
+	if [ -n "$CLEANUP_EXTRA" ]; then $CLEANUP_EXTRA || true; fi
 	# under --enable-asan the daemons report on exit: a report fails the test
 	if grep -l "ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:" "$T"/*.log \
 		>/dev/null 2>&1; then
@@ -80,13 +84,15 @@ stop_signald() {
 }
 
 # start_daemon NAME [KEYFILE] [FLAGS...]: a p2pd for agent NAME, state in $T/NAME,
-# control socket $T/NAME/ctl.sock, ICE on loopback only. Sets PID_<NAME>.
+# control socket $T/NAME/ctl.sock, ICE on loopback only. Sets PID_<NAME>. The program
+# is "$P2PD" with the words of $P2PD_ARGS first, so that a test can run a stand-in
+# (P2PD=.../tests/hostile-peer P2PD_ARGS=MODE) the same way.
 start_daemon() {
 	name=$1; shift
 	key="$T/team.key"
 	if [ $# -gt 0 ] && [ -f "$1" ]; then key=$1; shift; fi
 	mkdir -p "$T/$name"
-	"$P2PD" --agent "$name" --signal-server "127.0.0.1:$SIG_PORT" --api-key-file "$key" \
+	"$P2PD" ${P2PD_ARGS:-} --agent "$name" --signal-server "127.0.0.1:$SIG_PORT" --api-key-file "$key" \
 		--signal-ca "$T/sig/signald.crt" --state-dir "$T/$name/state" \
 		--save-dir "$T/$name/inbox" --control-socket "$T/$name/ctl.sock" \
 		--ice-address 127.0.0.1 "$@" >>"$T/$name.log" 2>&1 &

@@ -27,7 +27,17 @@ P2PD_INTEGRATION_TESTS = \
 	tests/integration/p2pd-control.sh \
 	tests/integration/p2pd-signald-restart.sh \
 	tests/integration/p2pd-udp-accept.sh \
-	tests/integration/p2pd-caller-rights.sh
+	tests/integration/p2pd-caller-rights.sh \
+	tests/integration/p2pd-hostile.sh \
+	tests/integration/p2pd-diskfull.sh
 TESTS += $(P2PD_INTEGRATION_TESTS)
 EXTRA_DIST += $(P2PD_INTEGRATION_TESTS) tests/demo.sh
+
+# the real p2pd with a broken or hostile sender's lies in it (daemon/p2pd-testhooks.h),
+# for p2pd-hostile.sh
+check_PROGRAMS += tests/hostile-peer
+tests_hostile_peer_SOURCES = tests/hostile-peer.c
+tests_hostile_peer_CFLAGS = $(P2PD_CFLAGS)
+tests_hostile_peer_LDADD = $(P2PD_LIBS)
+
 include $(srcdir)/tests/p2pd.mk

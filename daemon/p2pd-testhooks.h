@@ -1,0 +1,29 @@
+/* p2pd-testhooks.h: a test seam on the sending side of a transfer.
+ *
+ * tests/hostile-peer sets p2p_test_hooks before it runs the daemon, so that a real p2pd
+ * (real ICE, TLS and framing) can tell the lies a broken or hostile peer would tell:
+ * a bad file name, a wrong size, corrupt bytes, a wrong hash. p2pd itself never sets
+ * it; with the pointer NULL (or a hook NULL) the sender behaves as usual. */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+	/* Just before the OFFER goes out: may rewrite anything in it (name, size, files). */
+	void (*offer)(JsonObject *offer);
+	/* On each DATA chunk before it goes out. buf holds *len bytes read from the file at
+	 * offset, and has room for P2P_DATA_CHUNK; the hook may change the bytes, shrink or
+	 * grow *len within that room, and set *xfer to another transfer id. The sender has
+	 * already hashed and counted the bytes it read, whatever the hook does to them.
+	 * FALSE: send nothing more of this file and go to FILE_END now. */
+	gboolean (*data)(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer);
+	/* Just before FILE_END goes out: may rewrite it (sha256). FALSE: do not send it,
+	 * and leave the transfer waiting as if it had been sent. */
+	gboolean (*file_end)(JsonObject *end);
+} P2pTestHooks;
+
+extern const P2pTestHooks *p2p_test_hooks;
+
+G_END_DECLS

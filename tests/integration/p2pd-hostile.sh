@@ -1,0 +1,116 @@
+#!/bin/sh
+# A broken or hostile sender against a real receiver. "mallory" is the real p2pd with
+# lies in what it sends (tests/hostile-peer MODE: a bad name, a wrong size, corrupt
+# bytes, a wrong hash, DATA for a transfer never offered, a stream that stops). For
+# every lie: the send fails (exit 4) with the right reason code and a message that
+# says what was wrong; bob keeps running and still takes a good file from alice; bob
+# keeps nothing of the lie (no file under a lying name, no partial file), writes
+# nothing outside its save dir, and never overwrites the file of the same name it has.
+. "$top_builddir/tests/lib.sh"
+
+HOSTILE="$top_builddir/tests/hostile-peer"
+REAL_P2PD=$P2PD
+[ -x "$HOSTILE" ] || skip "tests/hostile-peer is not built (make check builds it)"
+command -v jq >/dev/null 2>&1 || skip "jq is missing"
+
+start_signald
+start_daemon bob
+start_daemon alice
+wait_for 10 sees alice bob || fail "alice does not see bob"
+
+# bob already has a victim.txt; mallory's lies all come as a victim.txt of its own
+mkdir -p "$T/bob/inbox" "$T/m"
+echo "bob's own victim.txt, never to be overwritten" >"$T/bob/inbox/victim.txt"
+cp "$T/bob/inbox/victim.txt" "$T/victim.orig"
+# 1000000 = 15 full chunks and a short one, so size-more has room to add bytes
+head -c 1000000 /dev/urandom >"$T/m/victim.txt"
+
+# start_mallory MODE: (re)start the hostile peer in MODE and wait until it sees bob.
+start_mallory() {
+	if [ -n "${PID_mallory:-}" ]; then stop_daemon mallory; fi
+	rm -f "$T/mallory/ctl.sock"
+	P2PD=$HOSTILE; P2PD_ARGS=$1
+	start_daemon mallory
+	P2PD=$REAL_P2PD; P2PD_ARGS=
+	wait_for 15 sees mallory bob || fail "$1: mallory does not see bob"
+}
+
+# bob_is_clean WHAT: bob runs, his inbox holds only what it should (victim.txt
+# untouched, alice's good files), no partial file, nothing written outside it.
+bob_is_clean() {
+	kill -0 "$PID_bob" 2>/dev/null || fail "$1: bob's p2pd died"
+	ctl bob info >/dev/null || fail "$1: bob does not answer"
+	cmp -s "$T/victim.orig" "$T/bob/inbox/victim.txt" || fail "$1: bob's victim.txt was overwritten"
+	extra=$(find "$T/bob/inbox" -mindepth 1 ! -name victim.txt ! -name 'good-*.txt' \
+		! -path "$T/bob/inbox/.p2pd-partial")
+	[ -z "$extra" ] || fail "$1: unexpected files in bob's save dir: $extra"
+	outside=$(find "$T" \( -name x -o -name b -o -name etc -o -name 'evil*' -o -name '..?*' \
+		-o -name second.txt \) -print)
+	[ -z "$outside" ] || fail "$1: files created outside the save dir: $outside"
+}
+
+# good_file WHAT: alice, an honest peer, still gets a file through to bob.
+good_file() {
+	echo "good file after $1" >"$T/good-$1.txt"
+	ctl alice send "$T/good-$1.txt" bob >/dev/null 2>"$T/good.err" ||
+		fail "$1: bob no longer accepts a good file: $(cat "$T/good.err")"
+	cmp -s "$T/good-$1.txt" "$T/bob/inbox/good-$1.txt" || fail "$1: the good file differs"
+}
+
+# lie MODE CODE PATTERN: mallory's send fails with reason CODE and a message matching
+# PATTERN; then bob is checked.
+lie() {
+	mode=$1 code=$2 pattern=$3
+	start_mallory "$mode"
+	rc=0; ctl mallory --json send "$T/m/victim.txt" bob >"$T/out" 2>"$T/err" || rc=$?
+	[ $rc -eq 4 ] || fail "$mode: exit $rc, expected 4: $(cat "$T/out" "$T/err")"
+	got=$(jq -r '.reason.code' "$T/out")
+	[ "$got" = "$code" ] || fail "$mode: reason $got, expected $code: $(cat "$T/out")"
+	jq -r '.reason.message' "$T/out" | grep -q -- "$pattern" ||
+		fail "$mode: the message does not say \"$pattern\": $(cat "$T/out")"
+	bob_is_clean "$mode"
+	good_file "$mode"
+	bob_is_clean "$mode"
+	pass "$mode: $code: $(jq -r '.reason.message' "$T/out")"
+}
+
+lie name-slash bad-name 'it contains "/"'
+lie name-subdir bad-name 'it contains "/"'
+lie name-dotdot bad-name 'it names a directory'
+lie name-control bad-name 'control character'
+lie name-empty bad-name 'it is empty'
+lie many-files protocol-error 'exactly one file'
+lie size-more bad-size 'more than the 1000000 bytes'
+lie size-less bad-size 'ended after 524288 of 1000000 bytes'
+lie corrupt hash-mismatch 'SHA-256 mismatch'
+lie wrong-hash hash-mismatch 'SHA-256 mismatch'
+lie offset-gap protocol-error 'DATA at offset 65536, expected 65535'
+lie unknown-xfer protocol-error 'never offered'
+
+# truncated: 256 KiB, then silence; mallory dies mid-transfer (SIGKILL: no goodbye)
+start_mallory truncated
+ctl mallory --json send "$T/m/victim.txt" bob >"$T/out" 2>&1 &
+send_pid=$!
+PIDS="$PIDS $send_pid"
+receiving() {
+	ctl bob --json transfers >"$T/list.json" &&
+		jq -e '.transfers[] | select(.peer == "mallory" and .state == "transferring" and
+			.bytes == 262144)' "$T/list.json" >/dev/null
+}
+wait_for 15 receiving || fail "truncated: bob never held the first 256 KiB: $(cat "$T/list.json")"
+id=$(jq -r '.transfers[] | select(.peer == "mallory" and .state == "transferring") | .id' "$T/list.json")
+[ -n "$(ls -A "$T/bob/inbox/.p2pd-partial")" ] || fail "truncated: no partial file while receiving"
+kill -KILL "$PID_mallory"
+wait "$PID_mallory" 2>/dev/null || true
+wait "$send_pid" 2>/dev/null || true
+ended() {
+	ctl bob --json status "$id" >"$T/st.json" && ! jq -e '.state == "transferring"' "$T/st.json" >/dev/null
+}
+wait_for 30 ended || fail "truncated: bob still waits for the dead peer: $(cat "$T/st.json")"
+jq -e '.state == "failed" and .reason.code == "disconnected"' "$T/st.json" >/dev/null ||
+	fail "truncated: bob did not end the transfer as failed/disconnected: $(cat "$T/st.json")"
+PID_mallory=
+bob_is_clean truncated
+[ -z "$(ls -A "$T/bob/inbox/.p2pd-partial")" ] || fail "truncated: partial file left"
+good_file truncated
+pass "truncated: bob ended it: $(jq -r '.reason.message' "$T/st.json")"
