@@ -4,7 +4,7 @@
 # each fit but not together are both accepted, and the one that runs into ENOSPC
 # fails with no-space on both sides, its partial file removed, while the other file
 # arrives intact and bob keeps serving.
-. "$top_builddir/tests/lib.sh"
+. "$top_srcdir/tests/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || skip "mounting a tmpfs needs root"
 command -v jq >/dev/null 2>&1 || skip "jq is missing"

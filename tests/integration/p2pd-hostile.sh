@@ -6,7 +6,7 @@
 # says what was wrong; bob keeps running and still takes a good file from alice; bob
 # keeps nothing of the lie (no file under a lying name, no partial file), writes
 # nothing outside its save dir, and never overwrites the file of the same name it has.
-. "$top_builddir/tests/lib.sh"
+. "$top_srcdir/tests/lib.sh"
 
 HOSTILE="$top_builddir/tests/hostile-peer"
 REAL_P2PD=$P2PD
