@@ -33,6 +33,16 @@ rc=0; ctl alice send "$T/missing.bin" carol >"$T/out" 2>&1 || rc=$?
 grep -q "missing.bin" "$T/out" || fail "missing file: message does not name it"
 pass "missing file"
 
+# a peer that went offline: refused at once, named in the message
+stop_daemon carol
+wait_for 10 sh -c "\"$P2PCTL\" --socket \"$T/alice/ctl.sock\" --json list | grep -q '\"id\" *: *\"carol\"[^}]*\"online\" *: *false'" ||
+	fail "alice did not see carol go offline"
+rc=0; ctl alice send "$T/f.bin" carol >"$T/out" 2>&1 || rc=$?
+[ $rc -eq 5 ] || fail "offline peer: exit $rc, expected 5: $(cat "$T/out")"
+grep -q "offline" "$T/out" || fail "offline peer: no clear message: $(cat "$T/out")"
+start_daemon carol --max-file-size 1K
+pass "offline peer"
+
 # two partner keys with an agent "bob" each: "bob" is ambiguous for alice's key "team"
 "$SIGNALD" --keys "$T/sig/keys.conf" --add-key team --partners beta,gamma >"$T/team2.key"
 "$SIGNALD" --keys "$T/sig/keys.conf" --add-key beta --partners team >"$T/beta.key"
