@@ -23,7 +23,7 @@ G_DEFINE_QUARK(p2p-channel-error-quark, p2p_channel_error)
 typedef enum {
 	CH_HANDSHAKE,
 	CH_OPEN,
-	CH_CLOSING, /* close_notify queued, waiting for the transport to take it */
+	CH_CLOSING, /* our close_notify queued or sent; waiting for the peer's (drain_in) */
 	CH_CLOSED,
 } ChannelState;
 
@@ -49,6 +49,7 @@ struct _P2pChannel {
 	gboolean owe_writable;
 	gboolean writable_pending;
 	gboolean closed_pending;
+	gboolean peer_closed;  /* its close_notify came, or there is none to wait for */
 	GError *close_error;
 	GSource *notify;
 	GSource *free_source;
@@ -558,12 +559,43 @@ pump_in(P2pChannel *c)
 				                            "frame"));
 				return;
 			}
+			c->peer_closed = TRUE;
 			start_close(c);
 			return;
 		}
 		channel_fail(c, tls_error(c, "TLS receive failed", r));
 		return;
 	}
+}
+
+/* While closing: read on and drop what the peer still sends until its close_notify.
+ * Closing the transport on bytes in flight answers them with a TCP reset, which can
+ * destroy our ERROR frame and close_notify before the peer read them; and a peer
+ * whose write fails first never learns why the session ended. */
+static void
+drain_in(P2pChannel *c)
+{
+	guint8 sink[TLS_RECORD_MAX];
+
+	while (!c->peer_closed) {
+		size_t n = 0;
+		ERR_clear_error();
+		int r = SSL_read_ex(c->ssl, sink, sizeof sink, &n);
+		if (r == 1)
+			continue;
+		/* its close_notify, or a TLS error: either way nothing more will come */
+		if (SSL_get_error(c->ssl, r) != SSL_ERROR_WANT_READ)
+			c->peer_closed = TRUE;
+		ERR_clear_error();
+		return;
+	}
+}
+
+/* The close is done once our close_notify is out and the peer's has come. */
+static gboolean
+close_done(P2pChannel *c)
+{
+	return queued(c) == 0 && c->peer_closed;
 }
 
 /* ---- transport callbacks ------------------------------------------------------ */
@@ -573,18 +605,21 @@ on_transport_readable(P2pTransport *t, const guint8 *data, gsize len, gpointer u
 {
 	P2pChannel *c = user;
 
-	if (c->state == CH_CLOSING || c->state == CH_CLOSED || !alive(c))
+	if (c->state == CH_CLOSED || !alive(c))
 		return;
 	c->busy++;
 	c->in = data;
 	c->in_len = len;
-	pump_in(c);
+	if (c->state == CH_CLOSING)
+		drain_in(c);
+	else
+		pump_in(c);
 	c->in = NULL;
 	c->in_len = 0;
 	/* reading may have queued output (key updates, alerts, close_notify) */
 	if (alive(c) && c->state != CH_CLOSED) {
 		flush_out(c);
-		if (c->state == CH_CLOSING && queued(c) == 0)
+		if (c->state == CH_CLOSING && close_done(c))
 			finish_close(c);
 		else
 			check_writable_deferred(c);
@@ -601,7 +636,7 @@ on_transport_writable(P2pTransport *t, gpointer user)
 		return;
 	c->busy++;
 	if (flush_out(c)) {
-		if (c->state == CH_CLOSING && queued(c) == 0) {
+		if (c->state == CH_CLOSING && close_done(c)) {
 			finish_close(c);
 		} else if (c->state == CH_OPEN && c->owe_writable &&
 		           queued(c) <= P2P_CHANNEL_LOW_WATER) {
@@ -657,7 +692,7 @@ timer_cb(gpointer data)
 		                            "TLS handshake failed: no answer within %d s",
 		                            P2P_CHANNEL_HANDSHAKE_TIMEOUT));
 	else if (c->state == CH_CLOSING)
-		finish_close(c); /* the peer stopped reading: give up on the close_notify */
+		finish_close(c); /* the peer stopped reading or answering: give up on it */
 	return G_SOURCE_REMOVE;
 }
 
@@ -781,11 +816,13 @@ start_close(P2pChannel *c)
 		ERR_clear_error();
 		SSL_shutdown(c->ssl); /* queues close_notify in our BIO */
 		ERR_clear_error();
+	} else {
+		c->peer_closed = TRUE; /* no TLS session yet: no close_notify will come */
 	}
 	c->state = CH_CLOSING;
 	if (!flush_out(c))
 		return;
-	if (queued(c) == 0)
+	if (close_done(c))
 		finish_close(c);
 	else
 		arm_timer(c, P2P_CHANNEL_CLOSE_TIMEOUT);

@@ -34,7 +34,7 @@ typedef enum {
 /* Output queue mark under which `writable` is emitted. */
 #define P2P_CHANNEL_LOW_WATER          (256 * 1024)
 #define P2P_CHANNEL_HANDSHAKE_TIMEOUT  30  /* seconds */
-#define P2P_CHANNEL_CLOSE_TIMEOUT      10  /* seconds to flush close_notify */
+#define P2P_CHANNEL_CLOSE_TIMEOUT      10  /* seconds to exchange close_notify */
 
 typedef struct _P2pChannel P2pChannel;
 
@@ -66,7 +66,8 @@ gboolean p2p_channel_send_json(P2pChannel *c, guint8 type, JsonObject *payload,
 gsize p2p_channel_queued(P2pChannel *c);
 /* Fingerprint of the peer once ready, else NULL. */
 const char *p2p_channel_get_peer_fingerprint(P2pChannel *c);
-/* TLS close_notify, flush (at most P2P_CHANNEL_CLOSE_TIMEOUT), transport close, then
+/* TLS close_notify, flush, wait for the peer's close_notify while dropping what it
+ * still sends (all at most P2P_CHANNEL_CLOSE_TIMEOUT), transport close, then
  * closed(NULL). Incoming frames are no longer delivered. */
 void p2p_channel_close(P2pChannel *c);
 /* Immediate teardown without close_notify if still open; no callback after this. */
