@@ -9,6 +9,22 @@
 static const char *log_prog = "p2p";
 static GLogLevelFlags log_max = G_LOG_LEVEL_INFO;
 
+/* Messages quote what peers and clients sent (file names, reasons): a control
+ * character in them must not reach a terminal or forge a log line, so C0, DEL and
+ * C1 (as UTF-8) are written as \xHH / \u00HH. */
+static void
+append_safe(GString *out, const char *msg)
+{
+	for (const guchar *p = (const guchar *)msg; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			g_string_append_printf(out, "\\x%02x", *p);
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			g_string_append_printf(out, "\\u%04x", *++p);
+		else
+			g_string_append_c(out, (char)*p);
+	}
+}
+
 static GLogWriterOutput
 writer(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data)
 {
@@ -32,7 +48,10 @@ writer(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer data)
 	                   : lvl == G_LOG_LEVEL_WARNING ? "warning"
 	                   : lvl == G_LOG_LEVEL_DEBUG   ? "debug"
 	                                                : "info";
-	fprintf(stderr, "%s: %s: %s\n", log_prog, name, msg ? msg : "");
+	g_autoptr(GString) line = g_string_new(NULL);
+	g_string_printf(line, "%s: %s: ", log_prog, name);
+	append_safe(line, msg ? msg : "");
+	fprintf(stderr, "%s\n", line->str);
 	fflush(stderr);
 	return G_LOG_WRITER_HANDLED;
 }
