@@ -36,9 +36,9 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
-skip() { echo "SKIP: $*" >&2; exit 77; }
-pass() { echo "PASS: $*"; }
+fail() { printf "FAIL: %s\n" "$*" >&2; exit 1; }
+skip() { printf "SKIP: %s\n" "$*" >&2; exit 77; }
+pass() { printf "PASS: %s\n" "$*"; }
 
 # wait_for SECONDS COMMAND...: poll until COMMAND succeeds.
 wait_for() {

@@ -57,17 +57,31 @@ good_file() {
 	cmp -s "$T/good-$1.txt" "$T/bob/inbox/good-$1.txt" || fail "$1: the good file differs"
 }
 
+# bob_from_mallory: bob's transfers from mallory, oldest first, as a JSON array.
+bob_from_mallory() {
+	ctl bob --json transfers | jq -c '[.transfers[] | select(.peer == "mallory")] | sort_by(.started)'
+}
+
 # lie MODE CODE PATTERN: mallory's send fails with reason CODE and a message matching
-# PATTERN; then bob is checked.
+# PATTERN; bob, if he kept a record of the offer, ended it with CODE too, under a name
+# fit for a terminal; then bob is checked.
 lie() {
 	mode=$1 code=$2 pattern=$3
 	start_mallory "$mode"
+	before=$(bob_from_mallory | jq length)
 	rc=0; ctl mallory --json send "$T/m/victim.txt" bob >"$T/out" 2>"$T/err" || rc=$?
 	[ $rc -eq 4 ] || fail "$mode: exit $rc, expected 4: $(cat "$T/out" "$T/err")"
 	got=$(jq -r '.reason.code' "$T/out")
 	[ "$got" = "$code" ] || fail "$mode: reason $got, expected $code: $(cat "$T/out")"
 	jq -r '.reason.message' "$T/out" | grep -q -- "$pattern" ||
 		fail "$mode: the message does not say \"$pattern\": $(cat "$T/out")"
+	bob_from_mallory >"$T/bob.json"
+	if [ "$(jq length "$T/bob.json")" -gt "$before" ]; then
+		jq -e --arg c "$code" 'last | (.state == "failed" or .state == "rejected") and
+			.reason.code == $c and (.name | test("[\u0001-\u001f\u007f]") | not)' \
+			"$T/bob.json" >/dev/null ||
+			fail "$mode: bob's side of it is wrong: $(jq -c last "$T/bob.json")"
+	fi
 	bob_is_clean "$mode"
 	good_file "$mode"
 	bob_is_clean "$mode"
@@ -86,6 +100,11 @@ lie corrupt hash-mismatch 'SHA-256 mismatch'
 lie wrong-hash hash-mismatch 'SHA-256 mismatch'
 lie offset-gap protocol-error 'DATA at offset 65536, expected 65535'
 lie unknown-xfer protocol-error 'never offered'
+
+# what mallory sent is quoted in bob's log, but no control character of it
+esc=$(printf '\033')
+! grep -q "$esc" "$T/bob.log" || fail "a raw escape sequence from mallory reached bob's log"
+pass "bob's log is safe for a terminal"
 
 # truncated: 256 KiB, then silence; mallory dies mid-transfer (SIGKILL: no goodbye)
 start_mallory truncated
