@@ -360,6 +360,14 @@ p2p_schema_decode_params(JsonNode *params, const P2pField *fields, gpointer dest
 
 /* ---- builders ---------------------------------------------------------------- */
 
+JsonNode *
+p2p_json_node_take_object(JsonObject *o)
+{
+	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+	json_node_take_object(n, o);
+	return n;
+}
+
 char *
 p2p_json_to_string(JsonNode *node)
 {
@@ -371,9 +379,8 @@ p2p_json_to_string(JsonNode *node)
 static char *
 finish(JsonObject *o)
 {
-	g_autoptr(JsonNode) root = json_node_init_object(json_node_alloc(), o);
+	g_autoptr(JsonNode) root = p2p_json_node_take_object(o);
 	g_autofree char *s = p2p_json_to_string(root);
-	json_object_unref(o);
 	return g_strconcat(s, "\n", NULL);
 }
 

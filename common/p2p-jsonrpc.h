@@ -103,6 +103,10 @@ char *p2p_rpc_build_error(JsonNode *id, gint64 code, const char *message,
 /* From a GError: P2P_RPC_ERROR codes map 1:1, anything else becomes -32603. */
 char *p2p_rpc_build_gerror(JsonNode *id, const GError *error);
 
+/* Wraps o in a new node that takes over the caller's reference (json_node_init_object
+ * would add one, which is how objects leak). */
+JsonNode *p2p_json_node_take_object(JsonObject *o);
+
 /* Serialises a node compactly (no newline). */
 char *p2p_json_to_string(JsonNode *node);
 

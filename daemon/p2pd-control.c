@@ -168,14 +168,6 @@ typedef struct {
 static const P2pField no_fields[] = { { NULL } };
 
 static JsonNode *
-object_node(JsonObject *o)
-{
-	JsonNode *n = json_node_init_object(json_node_alloc(), o);
-	json_object_unref(o);
-	return n;
-}
-
-static JsonNode *
 m_daemon_info(Client *c, gpointer params, int *pass_fd, JsonNode **data,
           GError **error)
 {
@@ -196,7 +188,7 @@ m_daemon_info(Client *c, gpointer params, int *pass_fd, JsonNode **data,
 	json_object_set_string_member(o, "state_dir", d->cfg->state_dir);
 	json_object_set_int_member(o, "uptime",
 	                           (g_get_monotonic_time() - d->started) / G_USEC_PER_SEC);
-	return object_node(o);
+	return p2p_json_node_take_object(o);
 }
 
 static gint
@@ -232,7 +224,7 @@ m_peers_list(Client *c, gpointer params, int *pass_fd, JsonNode **data,
 		json_array_add_object_element(a, po);
 	}
 	json_object_set_array_member(o, "peers", a);
-	return object_node(o);
+	return p2p_json_node_take_object(o);
 }
 
 typedef struct {
@@ -260,7 +252,7 @@ m_transfer_send(Client *c, gpointer params, int *pass_fd, JsonNode **data,
 			for (guint i = 0; i < candidates->len; i++)
 				json_array_add_string_element(a, candidates->pdata[i]);
 			json_object_set_array_member(o, "candidates", a);
-			*data = object_node(o);
+			*data = p2p_json_node_take_object(o);
 		}
 		return NULL;
 	}
@@ -309,7 +301,7 @@ m_transfer_list(Client *c, gpointer params, int *pass_fd, JsonNode **data,
 	for (guint i = 0; i < all->len; i++)
 		json_array_add_element(a, p2p_transfer_to_json(all->pdata[i]));
 	json_object_set_array_member(o, "transfers", a);
-	return object_node(o);
+	return p2p_json_node_take_object(o);
 }
 
 typedef struct {
@@ -402,7 +394,7 @@ m_transfer_take(Client *c, gpointer params, int *pass_fd, JsonNode **data,
 	json_object_set_string_member(o, "name", t->name);
 	json_object_set_int_member(o, "size", (gint64)t->size);
 	json_object_set_string_member(o, "sha256", t->sha256);
-	return object_node(o);
+	return p2p_json_node_take_object(o);
 }
 
 static JsonNode *
@@ -419,7 +411,7 @@ m_transfer_taken(Client *c, gpointer params, int *pass_fd, JsonNode **data,
 	}
 	g_info("transfer %s: %s taken from the inbox by uid %u", t->id, t->path, (unsigned)c->uid);
 	t->taken = TRUE;
-	return object_node(json_object_new());
+	return p2p_json_node_take_object(json_object_new());
 }
 
 static JsonNode *
@@ -427,7 +419,7 @@ m_events_subscribe(Client *c, gpointer params, int *pass_fd, JsonNode **data,
           GError **error)
 {
 	c->subscribed = TRUE;
-	return object_node(json_object_new());
+	return p2p_json_node_take_object(json_object_new());
 }
 
 #define METHOD(n, f, fields, st) { (n), (f), (fields), sizeof(st) }

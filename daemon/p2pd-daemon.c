@@ -141,8 +141,7 @@ emit_peer(P2pDaemon *d, const char *event, P2pPeer *p)
 	JsonObject *o = json_object_new();
 	json_object_set_string_member(o, "id", p->id);
 	json_object_set_string_member(o, "fingerprint", p->fingerprint);
-	p2p_daemon_emit(d, event, json_node_init_object(json_node_alloc(), o));
-	json_object_unref(o);
+	p2p_daemon_emit(d, event, p2p_json_node_take_object(o));
 }
 
 static void

@@ -176,8 +176,7 @@ emit_error(P2pSession *s, const char *message)
 	JsonObject *o = json_object_new();
 	json_object_set_string_member(o, "message", message);
 	json_object_set_string_member(o, "peer", s->peer_id);
-	p2p_daemon_emit(s->d, P2P_E_ERROR, json_node_init_object(json_node_alloc(), o));
-	json_object_unref(o);
+	p2p_daemon_emit(s->d, P2P_E_ERROR, p2p_json_node_take_object(o));
 }
 
 static void

@@ -233,8 +233,7 @@ send_request(P2pSignal *s, const char *method, JsonObject *params, P2pSignalRepl
              gpointer user)
 {
 	gint64 id = s->next_id++;
-	JsonNode *node = json_node_init_object(json_node_alloc(), params);
-	json_object_unref(params);
+	JsonNode *node = p2p_json_node_take_object(params);
 	g_autofree char *line = p2p_rpc_build_request(id, method, node);
 	Pending *p = g_new0(Pending, 1);
 	p->reply = reply;

@@ -75,9 +75,7 @@ p2p_transfer_to_json(P2pTransfer *t)
 	gint64 end = t->finished ? t->finished : g_get_real_time();
 	double secs = usec_to_s(end - t->started);
 	json_object_set_double_member(o, "rate", secs > 0 ? t->bytes / secs : 0.0);
-	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
-	json_node_take_object(n, o);
-	return n;
+	return p2p_json_node_take_object(o);
 }
 
 static void
