@@ -353,6 +353,7 @@ start_receiving(P2pTransfer *t)
 	json_object_set_int_member(o, "offset", (gint64)t->cur_off);
 	p2p_channel_send_json(p2p_session_get_channel(t->session), P2P_FRAME_ACCEPT, o, NULL);
 	t->state = P2P_XFER_TRANSFERRING;
+	p2p_transfer_clear_reason(t);
 	p2p_journal_update(t);
 	if (t->resumed) {
 		g_info("transfer %s: resuming at entry %u, %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
@@ -851,25 +852,6 @@ set_times_at(int dir, const char *path, gint64 mtime)
 	utimensat(dir, path, ts, AT_SYMLINK_NOFOLLOW);
 }
 
-/* Moves a finished item into OUTPUT under name or "name (n)", never replacing. */
-static char *
-commit_item(P2pTransfer *t, int out, const char *name, GError **error)
-{
-	for (guint n = 0; n < 10000; n++) {
-		g_autofree char *candidate = n ? p2p_inbox_collision_name(name, n) : g_strdup(name);
-		if (renameat2(t->staging_fd, name, out, candidate, RENAME_NOREPLACE) == 0)
-			return g_build_filename(t->output, candidate, NULL);
-		if (errno != EEXIST) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-			            "cannot move \"%s\" into \"%s\": %s", name, t->output, g_strerror(errno));
-			return NULL;
-		}
-	}
-	g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS, "too many items named like \"%s\" in %s",
-	            name, t->output);
-	return NULL;
-}
-
 static void
 finalize(P2pTransfer *t)
 {
@@ -915,8 +897,8 @@ finalize(P2pTransfer *t)
 		P2pEntry *e = p2p_manifest_entry(m, i);
 		if (strchr(e->path, '/'))
 			continue;
-		char *final = commit_item(t, out, e->path, &error);
-		if (final == NULL) {
+		g_autofree char *base = p2p_inbox_commit_at(t->staging_fd, e->path, out, &error);
+		if (base == NULL) {
 			close(out);
 			p2p_transfer_fail(t, P2P_FRAME_CANCEL, P2P_REASON_IO, "%s", error->message);
 			return;
@@ -924,11 +906,10 @@ finalize(P2pTransfer *t)
 		if (e->type == P2P_ENTRY_DIR) {
 			/* a directory that does not let its owner write cannot be moved, so its mode
 			 * comes after the move */
-			g_autofree char *base = g_path_get_basename(final);
 			fchmodat(out, base, e->mode, 0);
 			set_times_at(out, base, e->mtime);
 		}
-		g_ptr_array_add(paths, final);
+		g_ptr_array_add(paths, g_build_filename(t->output, base, NULL));
 	}
 	fsync(out);
 	close(out);

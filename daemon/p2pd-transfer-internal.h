@@ -7,6 +7,7 @@
 G_BEGIN_DECLS
 
 #define P2P_PROGRESS_INTERVAL_US (200 * 1000)
+#define P2P_JOURNAL_INTERVAL_US  (2 * 1000 * 1000)  /* counters to the journal while moving */
 
 /* A bare transfer with fds closed and lists empty; not yet in d->transfers. */
 P2pTransfer *p2p_transfer_alloc(P2pDaemon *d);
@@ -16,6 +17,7 @@ P2pTransfer *p2p_transfer_new(P2pDaemon *d, gboolean outgoing, const char *peer)
 void p2p_transfer_describe(P2pTransfer *t);
 void p2p_transfer_emit(P2pTransfer *t, const char *event);
 void p2p_transfer_progress(P2pTransfer *t);
+void p2p_transfer_clear_reason(P2pTransfer *t);
 /* Ends t: state, reason, finished time, journal, event; frees its I/O and (incoming)
  * its staging directory. */
 void p2p_transfer_finish(P2pTransfer *t, P2pTransferState st, const char *code,

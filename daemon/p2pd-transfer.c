@@ -322,7 +322,20 @@ p2p_transfer_progress(P2pTransfer *t)
 	if (now - t->last_progress < P2P_PROGRESS_INTERVAL_US)
 		return;
 	t->last_progress = now;
+	/* the counters survive a crash to within a few seconds (where a transfer resumes is
+	 * the receiver's durable state, not these) */
+	if (now - t->last_journal > P2P_JOURNAL_INTERVAL_US) {
+		t->last_journal = now;
+		p2p_journal_update(t);
+	}
 	p2p_transfer_emit(t, P2P_E_TRANSFER_PROGRESS);
+}
+
+void
+p2p_transfer_clear_reason(P2pTransfer *t)
+{
+	g_clear_pointer(&t->reason_code, g_free);
+	g_clear_pointer(&t->reason_message, g_free);
 }
 
 char *
@@ -805,6 +818,7 @@ on_accept(P2pTransfer *t, const Answer *a)
 		t->bytes += p2p_manifest_entry(m, i)->size;
 	t->state = P2P_XFER_TRANSFERRING;
 	t->rate_start = 0;
+	p2p_transfer_clear_reason(t);
 	if (t->resumed || t->bytes > 0) {
 		g_info("transfer %s: resuming at %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " bytes",
 		       t->id, t->bytes, t->size);
@@ -861,7 +875,10 @@ handle_answer(P2pDaemon *d, P2pSession *s, guint8 type, JsonObject *o)
 		if (t == NULL)
 			t = p2p_transfer_find_wire(d, p2p_session_peer_id(s), TRUE, a.xfer);
 		if (t && p2p_transfer_is_active(t)) {
-			g_autofree char *m = g_strdup_printf("%s: %s", t->peer, message);
+			/* say who, unless the peer's message already does */
+			g_autofree char *m = g_str_has_prefix(message, t->peer)
+			                         ? g_strdup(message)
+			                         : g_strdup_printf("%s: %s", t->peer, message);
 			p2p_transfer_finish(t,
 			                    g_strcmp0(a.code, P2P_REASON_CANCELLED) == 0 ? P2P_XFER_CANCELLED
 			                                                                 : P2P_XFER_FAILED,

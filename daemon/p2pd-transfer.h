@@ -50,6 +50,7 @@ struct _P2pTransfer {
 	gint64 finished;
 	gint64 expires;       /* incoming offers waiting for a decision, real time */
 	gint64 last_progress; /* monotonic, for throttling progress events */
+	gint64 last_journal;  /* monotonic, for throttling journal writes */
 	gboolean taken;
 	gboolean accepted;    /* incoming: accepted (by policy or the user) */
 	gboolean resumed;     /* moved bytes before this session */
