@@ -263,6 +263,10 @@ m_transfer_send(Client *c, gpointer params, int *pass_fd, JsonNode **data,
 
 	/* the descriptors are this request's, whatever happens to it */
 	c->recv_fds = g_array_new(FALSE, FALSE, sizeof(int));
+	if (n == 0) {
+		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_INVALID_PARAMS, "paths is empty");
+		goto fail;
+	}
 	P2pPeer *peer = p2p_daemon_resolve_peer(c->ctrl->d, p->peer, &candidates, error);
 	if (peer == NULL) {
 		if (candidates) {
@@ -273,10 +277,6 @@ m_transfer_send(Client *c, gpointer params, int *pass_fd, JsonNode **data,
 			json_object_set_array_member(o, "candidates", a);
 			*data = p2p_json_node_take_object(o);
 		}
-		goto fail;
-	}
-	if (n == 0) {
-		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_INVALID_PARAMS, "paths is empty");
 		goto fail;
 	}
 	/* Files are read with the caller's rights, not the daemon's: the caller passes them

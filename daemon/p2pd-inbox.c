@@ -97,7 +97,8 @@ p2p_inbox_check_space(const char *dir, guint64 size, guint64 reserve, GError **e
 	if (avail < size || avail - size < reserve) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
 		            "not enough space: %" G_GUINT64_FORMAT " bytes offered, %" G_GUINT64_FORMAT
-		            " free on the receiver", size, avail);
+		            " free on the receiver, which keeps %" G_GUINT64_FORMAT " free "
+		            "(min-free-space)", size, avail, reserve);
 		return FALSE;
 	}
 	return TRUE;

@@ -331,6 +331,10 @@ p2p_manifest_finish(P2pManifest *m, GPtrArray *warnings)
 gboolean
 p2p_manifest_path_valid(const char *path, GError **error)
 {
+	if (path[0] == '\0') {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_FILENAME, "the path is empty");
+		return FALSE;
+	}
 	if (strlen(path) > P2P_PATH_MAX) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_FILENAME,
 		            "path is longer than %d bytes", P2P_PATH_MAX);

@@ -268,24 +268,23 @@ static gboolean
 open_target(P2pTransfer *t, GError **error)
 {
 	P2pEntry *e = p2p_manifest_entry(t->manifest, t->cur);
-	int flags = O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
+	/* a new file is truncated on open; a resumed one is cut to the resume point */
+	int flags = O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (t->cur_off ? 0 : O_TRUNC);
 
-	if (t->cur_off == 0)
-		unlinkat(t->staging_fd, e->path, 0);
 	int fd = openat(t->staging_fd, e->path, flags, 0600);
-	if (fd < 0 && errno == EACCES && t->cur_off > 0) {
-		/* a complete copy that already got a read-only mode: take it again */
+	if (fd < 0 && errno == EACCES) {
+		/* an earlier attempt's complete copy that already got a read-only mode */
 		unlinkat(t->staging_fd, e->path, 0);
 		t->bytes -= t->cur_off;
 		t->cur_off = 0;
-		fd = openat(t->staging_fd, e->path, flags, 0600);
+		fd = openat(t->staging_fd, e->path, flags | O_TRUNC, 0600);
 	}
 	if (fd < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 		            "cannot create \"%s\" in \"%s\": %s", e->path, t->staging, g_strerror(errno));
 		return FALSE;
 	}
-	if (ftruncate(fd, (off_t)t->cur_off) != 0) {
+	if (t->cur_off > 0 && ftruncate(fd, (off_t)t->cur_off) != 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot truncate \"%s\": %s",
 		            e->path, g_strerror(errno));
 		close(fd);
@@ -468,6 +467,20 @@ size_text(guint64 n)
 	return g_format_size_full(n, G_FORMAT_SIZE_IEC_UNITS);
 }
 
+/* "1.0 MiB" and "1.0 MiB" would read as no reason at all: then say the bytes. */
+static void
+sizes_text(guint64 a, guint64 b, char **ta, char **tb)
+{
+	*ta = size_text(a);
+	*tb = size_text(b);
+	if (strcmp(*ta, *tb) == 0) {
+		g_free(*ta);
+		g_free(*tb);
+		*ta = g_strdup_printf("%" G_GUINT64_FORMAT " bytes", a);
+		*tb = g_strdup_printf("%" G_GUINT64_FORMAT " bytes", b);
+	}
+}
+
 /* The policy, in order; the first refusal wins. */
 static gboolean
 policy_allows(P2pTransfer *t, gboolean *ask)
@@ -491,8 +504,8 @@ policy_allows(P2pTransfer *t, gboolean *ask)
 		for (guint i = 0; i < m->entries->len; i++) {
 			P2pEntry *e = p2p_manifest_entry(m, i);
 			if (e->type == P2P_ENTRY_FILE && e->size > cfg->max_file_size) {
-				g_autofree char *a = size_text(e->size);
-				g_autofree char *b = size_text(cfg->max_file_size);
+				g_autofree char *a = NULL, *b = NULL;
+				sizes_text(e->size, cfg->max_file_size, &a, &b);
 				g_autofree char *shown = g_strescape(e->path, NULL);
 				g_autofree char *msg = g_strdup_printf("file \"%.200s\" is %s, %s accepts at "
 				                                       "most %s per file", shown, a, cfg->agent, b);
@@ -502,8 +515,8 @@ policy_allows(P2pTransfer *t, gboolean *ask)
 		}
 	}
 	if (cfg->max_transfer_size && t->size > cfg->max_transfer_size) {
-		g_autofree char *a = size_text(t->size);
-		g_autofree char *b = size_text(cfg->max_transfer_size);
+		g_autofree char *a = NULL, *b = NULL;
+		sizes_text(t->size, cfg->max_transfer_size, &a, &b);
 		g_autofree char *msg = g_strdup_printf("the transfer is %s, %s accepts at most %s at "
 		                                       "once", a, cfg->agent, b);
 		refuse(t, P2P_REASON_TOO_LARGE, msg);

@@ -208,12 +208,20 @@ p2p_transfer_describe(P2pTransfer *t)
 	P2pManifest *m = t->manifest;
 	g_autoptr(GPtrArray) items = p2p_manifest_items(m);
 
+	/* names a peer sent are shown to users: the ones the checks would refuse (control
+	 * characters, invalid UTF-8) are kept only escaped */
+	for (guint i = 0; i < items->len; i++) {
+		items->pdata[i] = p2p_inbox_name_valid(items->pdata[i], NULL)
+		                      ? g_strdup(items->pdata[i])
+		                      : g_strescape(items->pdata[i], NULL);
+	}
+	guint n = items->len;
 	g_strfreev(t->items);
 	g_ptr_array_add(items, NULL);
-	t->items = g_strdupv((char **)items->pdata);
+	t->items = (char **)g_ptr_array_free(g_steal_pointer(&items), FALSE);
 	g_free(t->name);
-	if (items->len > 2)
-		t->name = g_strdup_printf("%s (+%u more)", t->items[0], items->len - 2);
+	if (n > 1)
+		t->name = g_strdup_printf("%s (+%u more)", t->items[0], n - 1);
 	else
 		t->name = g_strdup(t->items[0] ? t->items[0] : "");
 	t->files = m->files;
@@ -713,8 +721,9 @@ pump(P2pTransfer *t)
 		if (!rate_allows(t))
 			return;
 		P2pEntry *e = p2p_manifest_entry(m, t->cur);
-		gsize want = MIN((guint64)P2P_DATA_CHUNK, e->size - t->cur_off);
-		ssize_t n = want ? pread(t->fd, buf, want, (off_t)t->cur_off) : 0;
+		/* one byte more than is left tells a file that grew without another read */
+		gsize want = MIN((guint64)P2P_DATA_CHUNK, e->size - t->cur_off + 1);
+		ssize_t n = pread(t->fd, buf, want, (off_t)t->cur_off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -722,20 +731,38 @@ pump(P2pTransfer *t)
 			                  e->path, g_strerror(errno));
 			return;
 		}
-		if (n == 0) {
-			char extra;
-			if (t->cur_off < e->size) {
-				p2p_transfer_fail(t, P2P_FRAME_CANCEL, P2P_REASON_CHANGED,
-				                  "\"%s\" shrank to %" G_GUINT64_FORMAT " bytes while being "
-				                  "sent", e->path, t->cur_off);
-				return;
+		if ((guint64)n > e->size - t->cur_off) {
+			/* a file that grew is not sent as offered, nor silently cut */
+			p2p_transfer_fail(t, P2P_FRAME_CANCEL, P2P_REASON_CHANGED,
+			                  "\"%s\" grew while being sent", e->path);
+			return;
+		}
+		if (n == 0 && t->cur_off < e->size) {
+			p2p_transfer_fail(t, P2P_FRAME_CANCEL, P2P_REASON_CHANGED,
+			                  "\"%s\" shrank to %" G_GUINT64_FORMAT " bytes while being sent",
+			                  e->path, t->cur_off);
+			return;
+		}
+		if (n > 0) {
+			EVP_DigestUpdate(t->md, buf, n);
+			gsize len = n;
+			guint64 xfer;
+			guint32 file;
+			if (hook_data(t, buf, &len, &xfer, &file)) {
+				if (!p2p_channel_send_data(c, xfer, file, t->cur_off, buf, len, &error)) {
+					p2p_transfer_pause(t, error->message);
+					return;
+				}
+				t->wire_bytes += len;
+				t->rate_bytes += len;
+			} else {
+				t->cur_off = e->size - n; /* the hook ends the file here */
 			}
-			/* a file that grew is sent as offered, but not silently */
-			if (pread(t->fd, &extra, 1, (off_t)e->size) == 1) {
-				p2p_transfer_fail(t, P2P_FRAME_CANCEL, P2P_REASON_CHANGED,
-				                  "\"%s\" grew while being sent", e->path);
-				return;
-			}
+			t->cur_off += n;
+			t->bytes += n;
+			p2p_transfer_progress(t);
+		}
+		if (t->cur_off == e->size) {
 			if (!send_file_end(t, c)) {
 				p2p_transfer_pause(t, "the connection closed");
 				return;
@@ -743,25 +770,7 @@ pump(P2pTransfer *t)
 			p2p_transfer_release_io(t);
 			t->cur++;
 			t->cur_off = 0;
-			continue;
 		}
-		EVP_DigestUpdate(t->md, buf, n);
-		gsize len = n;
-		guint64 xfer;
-		guint32 file;
-		if (!hook_data(t, buf, &len, &xfer, &file)) {
-			t->cur_off = e->size; /* the hook ends the file here */
-			continue;
-		}
-		if (!p2p_channel_send_data(c, xfer, file, t->cur_off, buf, len, &error)) {
-			p2p_transfer_pause(t, error->message);
-			return;
-		}
-		t->cur_off += n;
-		t->bytes += n;
-		t->wire_bytes += len;
-		t->rate_bytes += len;
-		p2p_transfer_progress(t);
 	}
 }
 
