@@ -20,7 +20,7 @@ id=$(jq -r '.result.id // empty' "$T/send.json")
 [ -n "$id" ] || fail "transfer.send failed: $(cat "$T/send.json")"
 half='[.[] | select(.peer == "alice" and .direction == "in" and .bytes >= '$((SIZE / 2))')] | length > 0'
 wait_jq 60 bob "$half" || fail "bob never held half of the file: $(cat "$T/list.json")"
-bid=$(jq -r '[.[] | select(.peer == "alice" and .direction == "in")] | last | .id' "$T/list.json")
+bid=$(jq -r '[.[] | select(.peer == "alice" and .direction == "in")] | sort_by(.started) | last | .id' "$T/list.json")
 kill -KILL "$PID_alice"
 wait "$PID_alice" 2>/dev/null || true
 pass "alice killed; bob had $(jq -r --arg b "$bid" '.[] | select(.id == $b) | .bytes' "$T/list.json") of $SIZE bytes"

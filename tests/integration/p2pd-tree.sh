@@ -73,7 +73,7 @@ jq -e '.state == "complete"' "$T/alice-end.json" >/dev/null ||
 pass "tree + file sent; warnings: $(jq -r '.result.warnings | join("; ")' "$T/send.json")"
 
 # bob's record of it
-xlist bob | jq -c '[.[] | select(.peer == "alice" and .direction == "in")] | last' >"$T/bob-xfer.json"
+xlist bob | jq -c '[.[] | select(.peer == "alice" and .direction == "in")] | sort_by(.started) | last' >"$T/bob-xfer.json"
 bid=$(jq -r '.id' "$T/bob-xfer.json")
 wait_end 30 bob "$bid" "$T/bob-end.json"
 jq -e --arg inbox "$T/bob/inbox" '.state == "complete" and .files == 7 and .dirs == 5 and
@@ -123,7 +123,7 @@ cmp "$S/plain.txt" "$T/bob/inbox/plain.txt" || fail "the first plain.txt was ove
 diff -r --no-dereference "$S2/tree" "$T/bob/inbox/tree (1)" >"$T/diff.out" 2>&1 ||
 	fail "\"tree (1)\" is not the second tree: $(cat "$T/diff.out")"
 cmp "$S2/plain.txt" "$T/bob/inbox/plain (1).txt" || fail "no \"plain (1).txt\" with the second contents"
-xlist bob | jq -c '[.[] | select(.peer == "alice" and .direction == "in")] | last' >"$T/bob-xfer2.json"
+xlist bob | jq -c '[.[] | select(.peer == "alice" and .direction == "in")] | sort_by(.started) | last' >"$T/bob-xfer2.json"
 wait_end 30 bob "$(jq -r .id "$T/bob-xfer2.json")" "$T/bob-end2.json"
 jq -e --arg inbox "$T/bob/inbox" '.paths == [$inbox + "/tree (1)", $inbox + "/plain (1).txt"]' \
 	"$T/bob-end2.json" >/dev/null || fail "bob's paths for the second send: $(jq -c .paths "$T/bob-end2.json")"
