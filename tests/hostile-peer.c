@@ -288,6 +288,18 @@ end_never(JsonObject *end)
 	return FALSE;
 }
 
+/* tree/sub/b.bin's last chunk (offset 65536, 34464 bytes) carries EXTRA_BYTES more:
+ * DATA past the end of an entry of a tree. */
+static gboolean
+data_tree_more(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer)
+{
+	if (offset == P2P_DATA_CHUNK && *len == 100000 - P2P_DATA_CHUNK) {
+		memset(buf + *len, 'X', EXTRA_BYTES);
+		*len += EXTRA_BYTES;
+	}
+	return TRUE;
+}
+
 static const struct {
 	const char *mode;
 	P2pTestHooks hooks;
@@ -334,6 +346,7 @@ static const struct {
 	{ "m-size-negative", { .offer = m_size_negative }, "tree/sub/b.bin offered at -100000 bytes" },
 	{ "m-type", { .offer = m_type }, "an entry of type \"fifo\"" },
 	{ "m-many", { .offer = m_many }, "20 more (empty) files than the sender has" },
+	{ "m-data-more", { .data = data_tree_more }, "DATA past the end of tree/sub/b.bin" },
 	{ "m-wrong-hash", { .file_end = end_wrong_hash }, "a wrong SHA-256 in FILE_END of a tree's file" },
 };
 

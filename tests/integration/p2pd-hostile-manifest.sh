@@ -130,6 +130,7 @@ lie m-size-big bad-size
 lie m-size-negative bad-size protocol-error
 lie m-size-huge too-large
 lie m-many too-many-files
+lie m-data-more bad-size
 lie m-wrong-hash hash-mismatch
 
 # bob's log quotes the lies, never a raw escape sequence
