@@ -222,7 +222,7 @@ m_many(JsonObject *o)
 /* The last chunk carries EXTRA_BYTES more than the file has (the test picks a size
  * that leaves room for them in the chunk buffer). */
 static gboolean
-data_more(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer)
+data_more(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer, guint32 *file)
 {
 	if (offset + *len == offered_size && *len + EXTRA_BYTES <= P2P_DATA_CHUNK) {
 		memset(buf + *len, 'X', EXTRA_BYTES);
@@ -233,7 +233,7 @@ data_more(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer)
 
 /* Half the file, then FILE_END as if that were all. */
 static gboolean
-data_less(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer)
+data_less(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer, guint32 *file)
 {
 	return offset == 0 || offset < offered_size / 2;
 }
@@ -241,7 +241,7 @@ data_less(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer)
 /* One flipped byte; the sender hashes what it read, so the FILE_END hash is the
  * original's. */
 static gboolean
-data_corrupt(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer)
+data_corrupt(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer, guint32 *file)
 {
 	if (offset == 0 && *len > 0)
 		buf[*len / 2] ^= 0xff;
@@ -251,7 +251,7 @@ data_corrupt(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer)
 /* The first chunk one byte short: the next one starts where the receiver does not
  * expect it. */
 static gboolean
-data_gap(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer)
+data_gap(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer, guint32 *file)
 {
 	if (offset == 0 && *len > 1)
 		*len -= 1;
@@ -259,14 +259,14 @@ data_gap(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer)
 }
 
 static gboolean
-data_truncate(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer)
+data_truncate(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer, guint32 *file)
 {
 	return offset < TRUNCATE_AT;
 }
 
 /* Every chunk under a transfer id that was never offered. */
 static gboolean
-data_unknown(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer)
+data_unknown(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer, guint32 *file)
 {
 	*xfer = (*xfer + 1) & G_MAXINT64;
 	return TRUE;
@@ -288,15 +288,33 @@ end_never(JsonObject *end)
 	return FALSE;
 }
 
-/* tree/sub/b.bin's last chunk (offset 65536, 34464 bytes) carries EXTRA_BYTES more:
- * DATA past the end of an entry of a tree. */
+/* tree/sub/b.bin's last chunk (the only one of 100000 - 65536 bytes) carries
+ * EXTRA_BYTES more: DATA past the end of an entry of a tree. */
 static gboolean
-data_tree_more(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer)
+data_tree_more(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer, guint32 *file)
 {
-	if (offset == P2P_DATA_CHUNK && *len == 100000 - P2P_DATA_CHUNK) {
+	if (*len == 100000 - P2P_DATA_CHUNK) {
 		memset(buf + *len, 'X', EXTRA_BYTES);
 		*len += EXTRA_BYTES;
 	}
+	return TRUE;
+}
+
+/* The first chunk under an entry index the manifest never had. */
+static gboolean
+data_bad_index(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer, guint32 *file)
+{
+	if (offset == 0)
+		*file = 1000;
+	return TRUE;
+}
+
+/* The first chunk under entry 0, the directory "tree". */
+static gboolean
+data_dir_index(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer, guint32 *file)
+{
+	if (offset == 0)
+		*file = 0;
 	return TRUE;
 }
 
@@ -347,6 +365,8 @@ static const struct {
 	{ "m-type", { .offer = m_type }, "an entry of type \"fifo\"" },
 	{ "m-many", { .offer = m_many }, "20 more (empty) files than the sender has" },
 	{ "m-data-more", { .data = data_tree_more }, "DATA past the end of tree/sub/b.bin" },
+	{ "m-bad-index", { .data = data_bad_index }, "DATA for entry 1000, never offered" },
+	{ "m-dir-index", { .data = data_dir_index }, "DATA for entry 0, a directory" },
 	{ "m-wrong-hash", { .file_end = end_wrong_hash }, "a wrong SHA-256 in FILE_END of a tree's file" },
 };
 
