@@ -131,6 +131,8 @@ lie m-size-negative bad-size protocol-error
 lie m-size-huge too-large
 lie m-many too-many-files
 lie m-data-more bad-size
+lie m-bad-index protocol-error
+lie m-dir-index protocol-error
 lie m-wrong-hash hash-mismatch
 
 # bob's log quotes the lies, never a raw escape sequence
