@@ -134,3 +134,11 @@ xsend alice bob "$S/plain.txt" "$S2/plain.txt" >"$T/dup.json"
 jq -e '.error.code == -32602 and (.error.message | test("plain.txt"))' "$T/dup.json" >/dev/null ||
 	fail "two items named plain.txt: expected -32602 naming it: $(cat "$T/dup.json")"
 pass "two items with one name refused: $(jq -r .error.message "$T/dup.json")"
+
+# no path, or a relative one: invalid params (bob is visible, so it is not the peer)
+for params in '{"paths":[],"peer":"bob"}' '{"paths":["relative/x"],"peer":"bob"}'; do
+	rpc alice transfer.send "$params" >"$T/bad.json"
+	jq -e '.error.code == -32602' "$T/bad.json" >/dev/null ||
+		fail "transfer.send $params: expected -32602: $(cat "$T/bad.json")"
+done
+pass "no path or a relative path: invalid params"
