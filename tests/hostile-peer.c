@@ -22,10 +22,47 @@
 
 static guint64 offered_size; /* the true size, as the real sender put it in the OFFER */
 
+/* ---- the manifest of an OFFER: {xfer, count, bytes, entries: [{path, type, size,
+ * mode, mtime, target}]} (docs/PROTOCOL.md) ---- */
+
+static JsonArray *
+entries(JsonObject *offer)
+{
+	return json_object_get_array_member(offer, "entries");
+}
+
+/* The entry whose path is PATH, or NULL. */
+static JsonObject *
+entry_at(JsonObject *offer, const char *path)
+{
+	JsonArray *a = entries(offer);
+	for (guint i = 0; i < json_array_get_length(a); i++) {
+		JsonObject *e = json_array_get_object_element(a, i);
+		if (g_strcmp0(json_object_get_string_member_with_default(e, "path", ""), path) == 0)
+			return e;
+	}
+	fprintf(stderr, "hostile-peer: the OFFER has no entry \"%s\"; the test sends the wrong thing\n",
+	        path);
+	return NULL;
+}
+
 static JsonObject *
 first_file(JsonObject *offer)
 {
-	return json_array_get_object_element(json_object_get_array_member(offer, "entries"), 0);
+	JsonArray *a = entries(offer);
+	for (guint i = 0; i < json_array_get_length(a); i++) {
+		JsonObject *e = json_array_get_object_element(a, i);
+		if (g_strcmp0(json_object_get_string_member_with_default(e, "type", ""), "file") == 0)
+			return e;
+	}
+	return json_array_get_object_element(a, 0);
+}
+
+/* Adds DELTA to the OFFER's member NAME ("count" or "bytes"). */
+static void
+add_to(JsonObject *offer, const char *name, gint64 delta)
+{
+	json_object_set_int_member(offer, name, json_object_get_int_member(offer, name) + delta);
 }
 
 static void
@@ -47,13 +84,139 @@ static void offer_dotdot(JsonObject *o) { rename_to(o, ".."); }
 static void offer_control(JsonObject *o) { rename_to(o, "evil\x1b[31m.txt"); }
 static void offer_empty(JsonObject *o) { rename_to(o, ""); }
 
+/* A second file the sender never meant to send, appended to the manifest. */
 static void
 offer_two_files(JsonObject *o)
 {
 	JsonObject *second = json_object_new();
 	json_object_set_string_member(second, "path", "second.txt");
+	json_object_set_string_member(second, "type", "file");
 	json_object_set_int_member(second, "size", 1);
-	json_array_add_object_element(json_object_get_array_member(o, "entries"), second);
+	json_object_set_int_member(second, "mode", 0644);
+	json_object_set_int_member(second, "mtime", 0);
+	json_array_add_object_element(entries(o), second);
+	add_to(o, "count", 1);
+	add_to(o, "bytes", 1);
+}
+
+/* ---- lies in a tree's manifest. The test sends "tree" from mallory: the entries
+ * tree, tree/a.txt (1000 bytes), tree/sub, tree/sub/b.bin (100000 bytes). Each lie
+ * keeps the entry indexes the real sender uses for DATA unless the lie is about them. */
+
+/* Where an absolute path or link target points: a directory the test watches. */
+static const char *
+outside_dir(void)
+{
+	const char *d = g_getenv("HOSTILE_OUTSIDE");
+	return d && *d ? d : "/tmp/p2pd-hostile-outside";
+}
+
+static void
+set_path(JsonObject *o, const char *from, const char *to)
+{
+	JsonObject *e = entry_at(o, from);
+	if (e)
+		json_object_set_string_member(e, "path", to);
+}
+
+static void
+m_absolute(JsonObject *o)
+{
+	g_autofree char *p = g_build_filename(outside_dir(), "evil-abs.txt", NULL);
+	set_path(o, "tree/a.txt", p);
+}
+static void m_dotdot(JsonObject *o) { set_path(o, "tree/a.txt", "tree/../../evil-dotdot.txt"); }
+static void m_dotdot_top(JsonObject *o) { set_path(o, "tree/a.txt", "../evil-top.txt"); }
+static void m_control(JsonObject *o) { set_path(o, "tree/a.txt", "tree/evil\x1b[31m.txt"); }
+static void m_ctrl_one(JsonObject *o) { set_path(o, "tree/a.txt", "tree/evil\x01.txt"); }
+static void m_orphan(JsonObject *o) { set_path(o, "tree/a.txt", "nodir/evil-orphan.txt"); }
+static void m_empty_comp(JsonObject *o) { set_path(o, "tree/a.txt", "tree//evil-empty.txt"); }
+
+/* tree/sub becomes a symlink to TARGET; tree/sub/b.bin then goes through it. */
+static void
+sub_to_link(JsonObject *o, const char *target)
+{
+	JsonObject *e = entry_at(o, "tree/sub");
+	if (!e)
+		return;
+	json_object_set_string_member(e, "type", "link");
+	json_object_set_string_member(e, "target", target);
+	json_object_set_int_member(e, "size", 0);
+}
+static void m_link_through(JsonObject *o) { sub_to_link(o, "."); }
+static void m_link_escape(JsonObject *o) { sub_to_link(o, "../.."); }
+static void m_link_abs(JsonObject *o) { sub_to_link(o, outside_dir()); }
+
+/* A symlink entry of its own, appended, whose target leaves the tree. */
+static void
+m_link_only(JsonObject *o)
+{
+	JsonObject *e = json_object_new();
+	json_object_set_string_member(e, "path", "tree/evil-link");
+	json_object_set_string_member(e, "type", "link");
+	json_object_set_string_member(e, "target", "../../../../../../etc");
+	json_object_set_int_member(e, "size", 0);
+	json_object_set_int_member(e, "mode", 0777);
+	json_object_set_int_member(e, "mtime", 0);
+	json_array_add_object_element(entries(o), e);
+	add_to(o, "count", 1);
+}
+
+/* A copy of the entry at PATH appended: the same path twice. */
+static void
+dup_entry(JsonObject *o, const char *path)
+{
+	JsonObject *e = entry_at(o, path);
+	if (!e)
+		return;
+	json_array_add_object_element(entries(o), json_object_ref(e));
+	add_to(o, "count", 1);
+	add_to(o, "bytes", json_object_get_int_member_with_default(e, "size", 0));
+}
+static void m_dup_file(JsonObject *o) { dup_entry(o, "tree/a.txt"); }
+static void m_dup_dir(JsonObject *o) { dup_entry(o, "tree/sub"); }
+
+static void m_sum(JsonObject *o) { add_to(o, "bytes", 1); }
+static void m_count_less(JsonObject *o) { add_to(o, "count", -1); }
+
+static void
+resize_b(JsonObject *o, gint64 delta)
+{
+	JsonObject *e = entry_at(o, "tree/sub/b.bin");
+	if (!e)
+		return;
+	json_object_set_int_member(e, "size", json_object_get_int_member(e, "size") + delta);
+	add_to(o, "bytes", delta);
+}
+/* sizes and total agree with each other, not with the bytes that come */
+static void m_size_small(JsonObject *o) { resize_b(o, -1000); }
+static void m_size_big(JsonObject *o) { resize_b(o, 1000); }
+static void m_size_huge(JsonObject *o) { resize_b(o, 2 * 1024 * 1024); }
+static void m_size_negative(JsonObject *o) { resize_b(o, -200000); }
+
+static void
+m_type(JsonObject *o)
+{
+	JsonObject *e = entry_at(o, "tree/a.txt");
+	if (e)
+		json_object_set_string_member(e, "type", "fifo");
+}
+
+/* 20 more empty files than the sender has: over the receiver's max-files. */
+static void
+m_many(JsonObject *o)
+{
+	for (int i = 0; i < 20; i++) {
+		g_autofree char *p = g_strdup_printf("tree/many%02d", i);
+		JsonObject *e = json_object_new();
+		json_object_set_string_member(e, "path", p);
+		json_object_set_string_member(e, "type", "file");
+		json_object_set_int_member(e, "size", 0);
+		json_object_set_int_member(e, "mode", 0644);
+		json_object_set_int_member(e, "mtime", 0);
+		json_array_add_object_element(entries(o), e);
+	}
+	add_to(o, "count", 20);
 }
 
 /* The last chunk carries EXTRA_BYTES more than the file has (the test picks a size
@@ -125,6 +288,36 @@ end_never(JsonObject *end)
 	return FALSE;
 }
 
+/* tree/sub/b.bin's last chunk (the only one of 100000 - 65536 bytes) carries
+ * EXTRA_BYTES more: DATA past the end of an entry of a tree. */
+static gboolean
+data_tree_more(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer, guint32 *file)
+{
+	if (*len == 100000 - P2P_DATA_CHUNK) {
+		memset(buf + *len, 'X', EXTRA_BYTES);
+		*len += EXTRA_BYTES;
+	}
+	return TRUE;
+}
+
+/* The first chunk under an entry index the manifest never had. */
+static gboolean
+data_bad_index(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer, guint32 *file)
+{
+	if (offset == 0)
+		*file = 1000;
+	return TRUE;
+}
+
+/* The first chunk under entry 0, the directory "tree". */
+static gboolean
+data_dir_index(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer, guint32 *file)
+{
+	if (offset == 0)
+		*file = 0;
+	return TRUE;
+}
+
 static const struct {
 	const char *mode;
 	P2pTestHooks hooks;
@@ -146,6 +339,35 @@ static const struct {
 	  "stop after 256 KiB without FILE_END" },
 	{ "unknown-xfer", { .data = data_unknown }, "send DATA for a transfer never offered" },
 	{ "many-files", { .offer = offer_two_files }, "offer two files at once" },
+	/* lies in a tree's manifest (p2pd-hostile-manifest.sh) */
+	{ "m-absolute", { .offer = m_absolute }, "an absolute path ($HOSTILE_OUTSIDE/evil-abs.txt)" },
+	{ "m-dotdot", { .offer = m_dotdot }, "the path tree/../../evil-dotdot.txt" },
+	{ "m-dotdot-top", { .offer = m_dotdot_top }, "the path ../evil-top.txt" },
+	{ "m-control", { .offer = m_control }, "an escape sequence in a path" },
+	{ "m-ctrl-one", { .offer = m_ctrl_one }, "the control byte 0x01 in a path" },
+	{ "m-orphan", { .offer = m_orphan }, "a file whose parent directory was never offered" },
+	{ "m-empty-comp", { .offer = m_empty_comp }, "an empty path component (tree//x)" },
+	{ "m-link-through", { .offer = m_link_through },
+	  "tree/sub a symlink to \".\", then tree/sub/b.bin through it" },
+	{ "m-link-escape", { .offer = m_link_escape },
+	  "tree/sub a symlink to \"../..\", then tree/sub/b.bin through it" },
+	{ "m-link-abs", { .offer = m_link_abs },
+	  "tree/sub a symlink to $HOSTILE_OUTSIDE, then tree/sub/b.bin through it" },
+	{ "m-link-only", { .offer = m_link_only }, "a symlink whose target leaves the tree" },
+	{ "m-dup-file", { .offer = m_dup_file }, "tree/a.txt twice" },
+	{ "m-dup-dir", { .offer = m_dup_dir }, "tree/sub twice" },
+	{ "m-sum", { .offer = m_sum }, "bytes one more than the sum of the sizes" },
+	{ "m-count-less", { .offer = m_count_less }, "count one less than the entries" },
+	{ "m-size-small", { .offer = m_size_small }, "tree/sub/b.bin offered 1000 bytes short" },
+	{ "m-size-big", { .offer = m_size_big }, "tree/sub/b.bin offered 1000 bytes long" },
+	{ "m-size-huge", { .offer = m_size_huge }, "tree/sub/b.bin offered 2 MiB long" },
+	{ "m-size-negative", { .offer = m_size_negative }, "tree/sub/b.bin offered at -100000 bytes" },
+	{ "m-type", { .offer = m_type }, "an entry of type \"fifo\"" },
+	{ "m-many", { .offer = m_many }, "20 more (empty) files than the sender has" },
+	{ "m-data-more", { .data = data_tree_more }, "DATA past the end of tree/sub/b.bin" },
+	{ "m-bad-index", { .data = data_bad_index }, "DATA for entry 1000, never offered" },
+	{ "m-dir-index", { .data = data_dir_index }, "DATA for entry 0, a directory" },
+	{ "m-wrong-hash", { .file_end = end_wrong_hash }, "a wrong SHA-256 in FILE_END of a tree's file" },
 };
 
 int

@@ -117,3 +117,108 @@ ctl() {
 sees() {
 	ctl "$1" --json list | grep -q "\"id\" *: *\"$2\"[^}]*\"online\" *: *true"
 }
+
+# ---- transfers v2: JSON-RPC helpers (the tests that use them need python3 and jq) ----
+
+# need_tools TOOL...: skip (77) unless every TOOL is installed.
+need_tools() {
+	for nt_tool in "$@"; do
+		command -v "$nt_tool" >/dev/null 2>&1 || skip "$nt_tool is missing"
+	done
+}
+
+# rpc NAME METHOD [PARAMS_JSON]: one JSON-RPC request on NAME's control socket, as this
+# uid (the daemon's: plain paths work without SCM_RIGHTS); prints the reply line
+# (events before it are skipped). Exit 3 when the daemon hung up without a reply.
+rpc() {
+	rpc_params=${3:-}
+	[ -n "$rpc_params" ] || rpc_params='{}'
+	python3 - "$T/$1/ctl.sock" "$2" "$rpc_params" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+req = {"jsonrpc": "2.0", "id": 1, "method": sys.argv[2], "params": json.loads(sys.argv[3])}
+s.sendall((json.dumps(req) + "\n").encode())
+f = s.makefile("rb")
+while True:
+    line = f.readline()
+    if not line:
+        sys.exit(3)
+    msg = json.loads(line)
+    if msg.get("id") == 1:
+        sys.stdout.write(json.dumps(msg) + "\n")
+        break
+PY
+}
+
+# xsend NAME PEER PATH...: transfer.send {"paths": [PATH...], "peer": PEER} from NAME;
+# prints the reply (it returns at once: the transfer runs on, see wait_end).
+xsend() {
+	xs_name=$1 xs_peer=$2
+	shift 2
+	rpc "$xs_name" transfer.send \
+		"$(jq -cn --arg peer "$xs_peer" '{paths: $ARGS.positional, peer: $peer}' --args "$@")"
+}
+
+# xstatus NAME ID: the Transfer object of ID on NAME (or the error object).
+xstatus() {
+	rpc "$1" transfer.status "$(jq -cn --arg id "$2" '{id: $id}')" | jq -c '.result // .error'
+}
+
+# xlist NAME [all]: NAME's transfers as a JSON array (transfer.list, "all" for history).
+xlist() {
+	if [ "${2:-}" = all ]; then xl_all=true; else xl_all=false; fi
+	rpc "$1" transfer.list "{\"all\":$xl_all}" | jq -c '.result.transfers'
+}
+
+# xcall NAME METHOD ID [EXTRA_JSON_OBJECT]: transfer.accept/reject/cancel on ID; prints
+# the reply.
+xcall() {
+	rpc "$1" "$2" "$(jq -cn --arg id "$3" --argjson x "${4:-{\}}" '{id: $id} + $x')"
+}
+
+# is_active STATE: STATE is one of the active states of a transfer.
+is_active() {
+	case "$1" in connecting|offered|transferring|verifying|paused) return 0 ;; esac
+	return 1
+}
+
+# wait_end SECS NAME ID [FILE]: until NAME's transfer ID is no longer active; its final
+# object is left in FILE (default $T/end.json). Fails the test on the timeout.
+wait_end() {
+	we_file=${4:-$T/end.json}
+	we_i=0
+	while :; do
+		xstatus "$2" "$3" >"$we_file" 2>/dev/null || true
+		we_state=$(jq -r '.state // empty' "$we_file" 2>/dev/null || true)
+		if [ -n "$we_state" ] && ! is_active "$we_state"; then return 0; fi
+		we_i=$((we_i + 1))
+		[ $we_i -le $(($1 * 5)) ] || fail "$2's transfer $3 did not end within $1 s: $(cat "$we_file")"
+		sleep 0.2
+	done
+}
+
+# wait_jq SECS NAME JQ_FILTER: until jq -e FILTER holds for NAME's transfer list (an
+# array); the last list is left in $T/list.json.
+wait_jq() {
+	wj_i=0
+	while :; do
+		xlist "$2" >"$T/list.json" 2>/dev/null || true
+		if jq -e "$3" "$T/list.json" >/dev/null 2>&1; then return 0; fi
+		wj_i=$((wj_i + 1))
+		[ $wj_i -le $(($1 * 5)) ] || return 1
+		sleep 0.2
+	done
+}
+
+# tree_listing DIR: one line per entry under DIR (DIR itself as "."), sorted: path,
+# type, mode and mtime; a symlink: its target (its own mode and mtime are not kept).
+tree_listing() {
+	(cd "$1" && find . | LC_ALL=C sort | while IFS= read -r tl_p; do
+		if [ -L "$tl_p" ]; then
+			printf '%s link -> %s\n' "$tl_p" "$(readlink "$tl_p")"
+		else
+			stat -c '%n %F %a %Y' "$tl_p"
+		fi
+	done)
+}

@@ -29,7 +29,13 @@ P2PD_INTEGRATION_TESTS = \
 	tests/integration/p2pd-udp-accept.sh \
 	tests/integration/p2pd-caller-rights.sh \
 	tests/integration/p2pd-hostile.sh \
-	tests/integration/p2pd-diskfull.sh
+	tests/integration/p2pd-diskfull.sh \
+	tests/integration/p2pd-tree.sh \
+	tests/integration/p2pd-resume-receiver.sh \
+	tests/integration/p2pd-resume-sender.sh \
+	tests/integration/p2pd-manual.sh \
+	tests/integration/p2pd-tree-diskfull.sh \
+	tests/integration/p2pd-hostile-manifest.sh
 TESTS += $(P2PD_INTEGRATION_TESTS)
 EXTRA_DIST += $(P2PD_INTEGRATION_TESTS) tests/demo.sh
 

@@ -19,7 +19,7 @@ import json, socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
 req = {"jsonrpc": "2.0", "id": 1, "method": "transfer.send",
-       "params": {"path": sys.argv[2], "peer": "bob"}}
+       "params": {"paths": [sys.argv[2]], "peer": "bob"}}
 s.sendall((json.dumps(req) + "\n").encode())
 print(s.makefile().readline())
 PY

@@ -34,11 +34,11 @@ expect -32700 '{not json'
 expect -32600 '[1,2,3]'
 expect -32600 '{"jsonrpc":"1.0","id":1,"method":"daemon.info"}'
 expect -32601 '{"jsonrpc":"2.0","id":1,"method":"no.such"}'
-expect -32602 '{"jsonrpc":"2.0","id":1,"method":"transfer.send","params":{"path":5,"peer":"x"}}'
-expect -32602 '{"jsonrpc":"2.0","id":1,"method":"transfer.send","params":{"path":"/x"}}'
+expect -32602 '{"jsonrpc":"2.0","id":1,"method":"transfer.send","params":{"paths":5,"peer":"x"}}'
+expect -32602 '{"jsonrpc":"2.0","id":1,"method":"transfer.send","params":{"paths":["/x"]}}'
 expect -32602 '{"jsonrpc":"2.0","id":1,"method":"transfer.status","params":{"id":"x","bogus":1}}'
 expect -32005 '{"jsonrpc":"2.0","id":1,"method":"transfer.status","params":{"id":"nope"}}'
-expect -32002 '{"jsonrpc":"2.0","id":1,"method":"transfer.send","params":{"path":"/etc/hostname","peer":"ghost"}}'
+expect -32002 '{"jsonrpc":"2.0","id":1,"method":"transfer.send","params":{"paths":["/etc/hostname"],"peer":"ghost"}}'
 deep=$(printf '%0.s[' $(seq 1 40))
 expect -32000 "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"daemon.info\",\"params\":{\"a\":$deep}"
 pass "each malformed request got its error"
