@@ -19,7 +19,7 @@ CLEANUP_EXTRA=unmount_inbox
 
 start_signald
 # offers wait for "accept", so that both can be checked before either writes a byte
-start_daemon bob --auto-accept false
+start_daemon bob --auto-accept false --min-free-space 1M
 start_daemon alice
 wait_for 10 sees alice bob || fail "alice does not see bob"
 
