@@ -39,6 +39,7 @@
 
 #define P2P_CONTROL_VERSION       1
 #define P2P_CONTROL_MAX_CLIENTS_PER_UID 16
+#define P2P_SEND_MAX_PATHS        200
 
 #define P2P_M_DAEMON_INFO         "daemon.info"
 #define P2P_M_PEERS_LIST          "peers.list"
@@ -47,6 +48,7 @@
 #define P2P_M_TRANSFER_STATUS     "transfer.status"
 #define P2P_M_TRANSFER_ACCEPT     "transfer.accept"   /* offer waiting (auto-accept=false) */
 #define P2P_M_TRANSFER_REJECT     "transfer.reject"
+#define P2P_M_TRANSFER_CANCEL     "transfer.cancel"
 #define P2P_M_TRANSFER_TAKE       "transfer.take"     /* fd of a received file, SCM_RIGHTS */
 #define P2P_M_TRANSFER_TAKEN      "transfer.taken"    /* caller copied it: drop inbox copy */
 #define P2P_M_EVENTS_SUBSCRIBE    "events.subscribe"
@@ -57,6 +59,8 @@
 #define P2P_E_TRANSFER_PROGRESS   "transfer_progress"
 #define P2P_E_TRANSFER_COMPLETE   "transfer_complete"
 #define P2P_E_TRANSFER_FAILED     "transfer_failed"
+#define P2P_E_TRANSFER_PAUSED     "transfer_paused"
+#define P2P_E_TRANSFER_RESUMED    "transfer_resumed"
 #define P2P_E_FILE                "file"              /* an incoming offer */
 #define P2P_E_ERROR               "error"
 #define P2P_E_PEER_ONLINE         "peer_online"
@@ -122,3 +126,7 @@ typedef enum {
 #define P2P_REASON_KEY_MISMATCH   "key-mismatch"
 #define P2P_REASON_VERSION        "version"
 #define P2P_REASON_DISCONNECTED   "disconnected"
+#define P2P_REASON_EXPIRED        "expired"
+#define P2P_REASON_CHANGED        "changed"
+#define P2P_REASON_TOO_MANY_FILES "too-many-files"
+#define P2P_REASON_BAD_PATH       "bad-path"
