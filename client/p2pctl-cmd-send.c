@@ -160,18 +160,21 @@ p2pctl_cmd_send(int argc, char **argv, P2pctlContext *ctx)
 		close_array(fds);
 		return p2pctl_fail(ctx, error);
 	}
-	/* the daemon receives them with the transfer.send line, in the order of "paths" */
-	gboolean attached = p2pctl_conn_attach_fds(conn, (const int *)fds->data, fds->len, &error);
-	g_array_set_size(fds, 0);
-	if (!attached)
-		return p2pctl_fail(ctx, error);
 	p2pctl_catch_interrupts();
 	if (!no_wait) {
 		g_autoptr(JsonNode) sub = p2pctl_call(ctx, conn, P2P_M_EVENTS_SUBSCRIBE, NULL,
 		                                      &status);
-		if (sub == NULL)
+		if (sub == NULL) {
+			close_array(fds);
 			return status;
+		}
 	}
+	/* Attached after the subscription: they ride with the transfer.send line itself,
+	 * in the order of "paths". */
+	gboolean attached = p2pctl_conn_attach_fds(conn, (const int *)fds->data, fds->len, &error);
+	g_array_set_size(fds, 0);
+	if (!attached)
+		return p2pctl_fail(ctx, error);
 
 	JsonObject *o = json_object_new();
 	json_object_set_array_member(o, "paths", json_array_ref(paths));
