@@ -192,14 +192,6 @@ p2pctl_conn_attach_fds(P2pctlConn *conn, const int *fds, guint n, GError **error
 	return TRUE;
 }
 
-void
-p2pctl_conn_attach_fd(P2pctlConn *conn, int fd)
-{
-	/* one request carries the descriptors of one command: a new one replaces them */
-	close_all(conn->send_fds);
-	g_array_append_val(conn->send_fds, fd);
-}
-
 static gboolean
 write_all(P2pctlConn *conn, const char *data, gsize len, GError **error)
 {

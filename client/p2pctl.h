@@ -67,8 +67,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(P2pctlConn, p2pctl_conn_free)
  * the descriptor passed with the response, or -1. */
 JsonNode *p2pctl_conn_call(P2pctlConn *conn, const char *method, JsonNode *params,
                            int *fd_out, JsonNode **error_data_out, GError **error);
-/* Passes fd (consumed) with the next request, as SCM_RIGHTS. */
-void p2pctl_conn_attach_fd(P2pctlConn *conn, int fd);
 /* Adds n descriptors (consumed, also on failure) to those passed with the next request,
  * all in one SCM_RIGHTS message, in this order. Fails beyond P2PCTL_MAX_SEND_FDS. */
 gboolean p2pctl_conn_attach_fds(P2pctlConn *conn, const int *fds, guint n, GError **error);
