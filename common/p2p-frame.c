@@ -27,6 +27,7 @@ p2p_frame_type_name(guint8 type)
 	case P2P_FRAME_NACK:     return "nack";
 	case P2P_FRAME_CANCEL:   return "cancel";
 	case P2P_FRAME_ERROR:    return "error";
+	case P2P_FRAME_MANIFEST: return "manifest";
 	default:                 return NULL;
 	}
 }

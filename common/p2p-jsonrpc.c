@@ -76,6 +76,14 @@ p2p_json_check_depth(const char *text, gsize len, guint max_depth, GError **erro
 	for (gsize i = 0; i < len; i++) {
 		char c = text[i];
 		if (in_string) {
+			if (c == '\\' && i + 5 < len && memcmp(text + i + 1, "u0000", 5) == 0) {
+				/* json-glib would cut the string there: refuse it rather than let
+				 * "a\u0000b" quietly become "a" */
+				g_set_error(error, P2P_RPC_ERROR, P2P_RPC_PARSE_ERROR,
+				            "a string contains an escaped NUL (\\u0000) at byte %"
+				            G_GSIZE_FORMAT, i);
+				return FALSE;
+			}
 			if (c == '\\')
 				i++;
 			else if (c == '"')

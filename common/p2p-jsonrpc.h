@@ -32,7 +32,9 @@ char *p2p_line_reader_next(P2pLineReader *r, gsize *len_out, GError **error);
 
 /* ---- parsing ---------------------------------------------------------------- */
 
-/* Rejects input nested deeper than max_depth without building a tree. */
+/* Rejects input nested deeper than max_depth (P2P_RPC_LIMIT) without building a tree,
+ * and strings with an escaped NUL (P2P_RPC_PARSE_ERROR), which json-glib would
+ * silently cut short. */
 gboolean p2p_json_check_depth(const char *text, gsize len, guint max_depth, GError **error);
 
 typedef enum {

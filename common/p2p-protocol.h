@@ -39,7 +39,7 @@
 
 #define P2P_CONTROL_VERSION       1
 #define P2P_CONTROL_MAX_CLIENTS_PER_UID 16
-#define P2P_SEND_MAX_PATHS        200
+#define P2P_SEND_MAX_PATHS        200   /* paths (and descriptors) per transfer.send */
 
 #define P2P_M_DAEMON_INFO         "daemon.info"
 #define P2P_M_PEERS_LIST          "peers.list"
@@ -96,21 +96,23 @@
 
 typedef enum {
 	P2P_FRAME_HELLO    = 0x01, /* JSON {version, agent, caps[]} */
-	P2P_FRAME_OFFER    = 0x02, /* JSON {xfer, files:[{name,size,mode,mtime}]} */
-	P2P_FRAME_ACCEPT   = 0x03, /* JSON {xfer, offsets:[]} */
+	P2P_FRAME_OFFER    = 0x02, /* JSON {xfer, count, bytes, entries:[{path,type,size,mode,mtime,target}]} */
+	P2P_FRAME_ACCEPT   = 0x03, /* JSON {xfer, file, offset}: start or resume there */
 	P2P_FRAME_REJECT   = 0x04, /* JSON {xfer, code, message} */
-	P2P_FRAME_DATA     = 0x05, /* binary [u64 BE xfer][u32 BE file][u64 BE offset][bytes] */
+	P2P_FRAME_DATA     = 0x05, /* binary [u64 BE xfer][u32 BE entry][u64 BE offset][bytes] */
 	P2P_FRAME_FILE_END = 0x06, /* JSON {xfer, file, sha256} */
-	P2P_FRAME_ACK      = 0x07, /* JSON {xfer, file, sha256} */
+	P2P_FRAME_ACK      = 0x07, /* JSON {xfer, upto}: entries < upto are durable */
 	P2P_FRAME_NACK     = 0x08, /* JSON {xfer, file, code, message} */
 	P2P_FRAME_CANCEL   = 0x09, /* JSON {xfer, code, message} */
 	P2P_FRAME_ERROR    = 0x0a, /* JSON {code, message}: the session is being closed */
+	P2P_FRAME_MANIFEST = 0x0b, /* JSON {xfer, entries:[]}: the OFFER's manifest, continued */
 } P2pFrameType;
 
 #define P2P_DATA_HEADER           20               /* xfer + file + offset */
-/* Files an OFFER may list before it is malformed (and the session closed); this
- * version accepts offers of exactly one file and rejects the others. */
-#define P2P_OFFER_MAX_FILES       1024
+/* Entries one transfer may carry at most, whatever max-files says (the receiver holds
+ * the manifest in memory), and the bytes of manifest per OFFER/MANIFEST frame. */
+#define P2P_OFFER_MAX_ENTRIES     1000000
+#define P2P_MANIFEST_FRAME_BYTES  (512 * 1024)
 
 /* Reason codes carried by REJECT, NACK, CANCEL and ERROR frames. */
 #define P2P_REASON_NOT_ALLOWED    "not-allowed"

@@ -14,6 +14,7 @@ typedef enum {
 	KEY_STRING,
 	KEY_BOOL,
 	KEY_SIZE,
+	KEY_UINT,
 	KEY_LIST,
 } KeyType;
 
@@ -39,7 +40,14 @@ static const ConfigKey config_keys[] = {
 	K("save-dir", KEY_STRING, save_dir, LOCALSTATEDIR "/lib/p2pd/inbox", "DIR", "where received files go"),
 	K("allow", KEY_LIST, allow, "*", "PEER[=FP]", "peers whose offers are accepted (repeatable)"),
 	K("auto-accept", KEY_BOOL, auto_accept, "true", "BOOL", "accept allowed offers without asking"),
+	K("unknown", KEY_STRING, unknown, "refuse", "refuse|ask", "offers from peers outside allow: refused, or held for accept/reject"),
 	K("max-file-size", KEY_SIZE, max_file_size, "0", "SIZE", "largest file accepted (0 = no limit)"),
+	K("max-transfer-size", KEY_SIZE, max_transfer_size, "0", "SIZE", "largest transfer (all its files) accepted (0 = no limit)"),
+	K("max-files", KEY_UINT, max_files, "100000", "N", "most files and directories one transfer may carry"),
+	K("min-free-space", KEY_SIZE, min_free_space, "64M", "SIZE", "free space the save directory's file system keeps after a transfer"),
+	K("peer-subfolders", KEY_BOOL, peer_subfolders, "false", "BOOL", "save each peer's files in SAVE-DIR/PEER"),
+	K("offer-timeout", KEY_UINT, offer_timeout, "86400", "SECONDS", "how long an offer waits for accept/reject before it expires"),
+	K("rate-limit", KEY_SIZE, rate_limit, "0", "SIZE", "bytes per second of outgoing file data (0 = no limit)"),
 	K("stun-server", KEY_STRING, stun_server, NULL, "HOST:PORT", "STUN server"),
 	K("ice-tcp", KEY_BOOL, ice_tcp, "true", "BOOL", "gather ICE-TCP candidates"),
 	K("ice-udp", KEY_BOOL, ice_udp, "true", "BOOL", "gather UDP candidates"),
@@ -212,6 +220,13 @@ set_value(P2pConfig *cfg, const ConfigKey *k, const char *origin, const char *te
 			return FALSE;
 		}
 		return TRUE;
+	case KEY_UINT:
+		if (!g_ascii_string_to_unsigned(text, 10, 0, G_MAXUINT32, (guint64 *)p, &local)) {
+			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE, "%s: %s: %s",
+			            origin, k->name, local->message);
+			return FALSE;
+		}
+		return TRUE;
 	case KEY_LIST:
 		g_strfreev(*(char ***)p);
 		if (list) {
@@ -282,6 +297,18 @@ validate(P2pConfig *cfg, const char *origin, GError **error)
 		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
 		            "%s: log-level: \"%s\" is not error, warning, info or debug", origin,
 		            cfg->log_level);
+		return FALSE;
+	}
+	if (g_strcmp0(cfg->unknown, "refuse") != 0 && g_strcmp0(cfg->unknown, "ask") != 0) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+		            "%s: unknown: \"%s\" is not refuse or ask", origin,
+		            cfg->unknown ? cfg->unknown : "");
+		return FALSE;
+	}
+	cfg->unknown_ask = strcmp(cfg->unknown, "ask") == 0;
+	if (cfg->max_files == 0) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+		            "%s: max-files: 0 would refuse every transfer", origin);
 		return FALSE;
 	}
 	for (char **a = cfg->allow; a && *a; a++) {

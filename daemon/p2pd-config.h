@@ -21,7 +21,14 @@ typedef struct {
 	char *save_dir;
 	char **allow;         /* "*", "id" or "id=fingerprint" */
 	gboolean auto_accept;
+	char *unknown;        /* "refuse" or "ask" */
 	guint64 max_file_size; /* 0 = no limit */
+	guint64 max_transfer_size; /* 0 = no limit */
+	guint64 max_files;
+	guint64 min_free_space;
+	gboolean peer_subfolders;
+	guint64 offer_timeout; /* seconds */
+	guint64 rate_limit;   /* bytes per second, 0 = none */
 	char *stun_server;    /* host:port or NULL */
 	gboolean ice_tcp;
 	gboolean ice_udp;
@@ -35,6 +42,7 @@ typedef struct {
 	char *stun_host;
 	guint16 stun_port;
 	gboolean allow_any;   /* allow contains "*" */
+	gboolean unknown_ask; /* unknown = ask */
 } P2pConfig;
 
 /* Parses argv (flags override the file named by --config, or the default file when it

@@ -12,6 +12,7 @@
 
 #include "p2p-jsonrpc.h"
 #include "p2pd-control.h"
+#include "p2pd-journal.h"
 #include "p2pd-session.h"
 #include "p2pd-transfer.h"
 
@@ -25,6 +26,7 @@ typedef struct {
 	P2pControl *ctrl;
 	int fd;
 	uid_t uid;
+	gid_t gid;
 	pid_t pid;
 	guint watch;
 	GIOCondition cond;
@@ -33,7 +35,8 @@ typedef struct {
 	gsize out_bytes;
 	gboolean subscribed;
 	gboolean closing; /* flush, then close */
-	int recv_fd;      /* last descriptor received (SCM_RIGHTS), for transfer.send */
+	GArray *recv_fds; /* descriptors of the latest message that carried any (SCM_RIGHTS),
+	                   * for transfer.send */
 } Client;
 
 struct _P2pControl {
@@ -228,15 +231,23 @@ m_peers_list(Client *c, gpointer params, int *pass_fd, JsonNode **data,
 }
 
 typedef struct {
-	const char *path;
+	JsonArray *paths;
 	const char *peer;
 } SendParams;
 
 static const P2pField send_fields[] = {
-	P2P_FIELD(SendParams, path, "path", P2P_FIELD_STRING, TRUE, 4096),
+	P2P_FIELD(SendParams, paths, "paths", P2P_FIELD_STRV, TRUE, P2P_SEND_MAX_PATHS),
 	P2P_FIELD(SendParams, peer, "peer", P2P_FIELD_STRING, TRUE, 200),
 	{ NULL },
 };
+
+static void
+drop_fds(Client *c)
+{
+	for (guint i = 0; i < c->recv_fds->len; i++)
+		close(g_array_index(c->recv_fds, int, i));
+	g_array_set_size(c->recv_fds, 0);
+}
 
 static JsonNode *
 m_transfer_send(Client *c, gpointer params, int *pass_fd, JsonNode **data,
@@ -244,6 +255,14 @@ m_transfer_send(Client *c, gpointer params, int *pass_fd, JsonNode **data,
 {
 	SendParams *p = params;
 	g_autoptr(GPtrArray) candidates = NULL;
+	g_autoptr(GArray) fds = c->recv_fds;
+	guint n = json_array_get_length(p->paths);
+	g_autofree char **paths = g_new0(char *, n + 1);
+	g_autofree int *fdv = g_new(int, n + 1);
+	g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
+
+	/* the descriptors are this request's, whatever happens to it */
+	c->recv_fds = g_array_new(FALSE, FALSE, sizeof(int));
 	P2pPeer *peer = p2p_daemon_resolve_peer(c->ctrl->d, p->peer, &candidates, error);
 	if (peer == NULL) {
 		if (candidates) {
@@ -254,22 +273,50 @@ m_transfer_send(Client *c, gpointer params, int *pass_fd, JsonNode **data,
 			json_object_set_array_member(o, "candidates", a);
 			*data = p2p_json_node_take_object(o);
 		}
-		return NULL;
+		goto fail;
 	}
-	/* The file is read with the caller's rights, not the daemon's: the caller passes
-	 * it open (p2pctl does). Only a caller with the daemon's own uid may name a path
-	 * for the daemon to open, or any group member could send the daemon's keys. */
-	int fd = c->recv_fd;
-	c->recv_fd = -1;
-	if (fd < 0 && c->uid != geteuid()) {
+	if (n == 0) {
+		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_INVALID_PARAMS, "paths is empty");
+		goto fail;
+	}
+	/* Files are read with the caller's rights, not the daemon's: the caller passes them
+	 * open (p2pctl does), one descriptor per path. Only a caller with the daemon's own
+	 * uid may name paths for the daemon to open, or any group member could send the
+	 * daemon's keys. */
+	if (fds->len == 0 && c->uid != geteuid()) {
 		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_PERMISSION,
 		            "uid %u must pass \"%s\" as an open file descriptor (SCM_RIGHTS) with "
-		            "the request; p2p daemon only opens paths for its own uid %u",
-		            (unsigned)c->uid, p->path, (unsigned)geteuid());
-		return NULL;
+		            "the request; p2pd only opens paths for its own uid %u",
+		            (unsigned)c->uid, json_array_get_string_element(p->paths, 0),
+		            (unsigned)geteuid());
+		goto fail;
 	}
-	P2pTransfer *t = p2p_transfer_send(c->ctrl->d, p->path, fd, peer, error);
-	return t ? p2p_transfer_to_json(t) : NULL;
+	if (fds->len != 0 && fds->len != n) {
+		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_INVALID_PARAMS,
+		            "%u descriptors came with %u paths; pass one per path, in order",
+		            fds->len, n);
+		goto fail;
+	}
+	for (guint i = 0; i < n; i++) {
+		paths[i] = (char *)json_array_get_string_element(p->paths, i);
+		fdv[i] = fds->len ? g_array_index(fds, int, i) : -1;
+	}
+	g_array_set_size(fds, 0);
+	P2pCaller caller = { c->uid, c->gid };
+	P2pTransfer *t = p2p_transfer_send(c->ctrl->d, paths, fdv, n, &caller, peer, warnings,
+	                                   error);
+	if (t == NULL)
+		return NULL;
+	JsonNode *node = p2p_transfer_to_json(t);
+	JsonArray *w = json_array_new();
+	for (guint i = 0; i < warnings->len; i++)
+		json_array_add_string_element(w, warnings->pdata[i]);
+	json_object_set_array_member(json_node_get_object(node), "warnings", w);
+	return node;
+fail:
+	for (guint i = 0; i < fds->len; i++)
+		close(g_array_index(fds, int, i));
+	return NULL;
 }
 
 typedef struct {
@@ -293,13 +340,20 @@ static JsonNode *
 m_transfer_list(Client *c, gpointer params, int *pass_fd, JsonNode **data,
           GError **error)
 {
+	ListParams *p = params;
+	P2pDaemon *d = c->ctrl->d;
 	JsonObject *o = json_object_new();
 	JsonArray *a = json_array_new();
-	g_autoptr(GPtrArray) all = p2p_hash_values(c->ctrl->d->transfers);
+	g_autoptr(GPtrArray) all = p2p_hash_values(d->transfers);
+	/* without "all": what is active and what ended since this daemon started */
+	gint64 since = g_get_real_time() - (g_get_monotonic_time() - d->started);
 
 	g_ptr_array_sort(all, transfer_cmp);
-	for (guint i = 0; i < all->len; i++)
-		json_array_add_element(a, p2p_transfer_to_json(all->pdata[i]));
+	for (guint i = 0; i < all->len; i++) {
+		P2pTransfer *t = all->pdata[i];
+		if (p->all || p2p_transfer_is_active(t) || t->finished >= since)
+			json_array_add_element(a, p2p_transfer_to_json(t));
+	}
 	json_object_set_array_member(o, "transfers", a);
 	return p2p_json_node_take_object(o);
 }
@@ -307,6 +361,7 @@ m_transfer_list(Client *c, gpointer params, int *pass_fd, JsonNode **data,
 typedef struct {
 	const char *id;
 	const char *reason;
+	const char *output;
 } IdParams;
 
 static const P2pField id_fields[] = {
@@ -316,6 +371,11 @@ static const P2pField id_fields[] = {
 static const P2pField reject_fields[] = {
 	P2P_FIELD(IdParams, id, "id", P2P_FIELD_STRING, TRUE, 64),
 	P2P_FIELD(IdParams, reason, "reason", P2P_FIELD_STRING, FALSE, 512),
+	{ NULL },
+};
+static const P2pField accept_fields[] = {
+	P2P_FIELD(IdParams, id, "id", P2P_FIELD_STRING, TRUE, 64),
+	P2P_FIELD(IdParams, output, "output", P2P_FIELD_STRING, FALSE, 4096),
 	{ NULL },
 };
 
@@ -340,8 +400,32 @@ static JsonNode *
 m_transfer_accept(Client *c, gpointer params, int *pass_fd, JsonNode **data,
           GError **error)
 {
-	P2pTransfer *t = lookup(c, ((IdParams *)params)->id, error);
-	if (t == NULL || !p2p_transfer_accept(t, error))
+	IdParams *p = params;
+	P2pTransfer *t = lookup(c, p->id, error);
+	struct stat st;
+	if (t == NULL)
+		return NULL;
+	/* files land where the caller says only if the caller could put them there: any
+	 * socket-group member could otherwise make the daemon write into its own dirs */
+	if (p->output && c->uid != geteuid() &&
+	    (stat(p->output, &st) != 0 || st.st_uid != c->uid)) {
+		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_PERMISSION,
+		            "uid %u may only direct files into a directory it owns, and \"%s\" is "
+		            "not one", (unsigned)c->uid, p->output);
+		return NULL;
+	}
+	if (!p2p_transfer_accept(t, p->output, error))
+		return NULL;
+	return p2p_transfer_to_json(t);
+}
+
+static JsonNode *
+m_transfer_cancel(Client *c, gpointer params, int *pass_fd, JsonNode **data,
+          GError **error)
+{
+	IdParams *p = params;
+	P2pTransfer *t = lookup(c, p->id, error);
+	if (t == NULL || !p2p_transfer_cancel(t, p->reason, error))
 		return NULL;
 	return p2p_transfer_to_json(t);
 }
@@ -363,9 +447,15 @@ lookup_received(Client *c, const char *id, GError **error)
 	P2pTransfer *t = lookup(c, id, error);
 	if (t == NULL)
 		return NULL;
-	if (t->outgoing || t->state != P2P_XFER_COMPLETE || t->path == NULL) {
+	if (t->outgoing || t->state != P2P_XFER_COMPLETE || t->paths == NULL || !t->paths[0]) {
 		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_STATE,
 		            "transfer %s is not a completed incoming file", id);
+		return NULL;
+	}
+	if (!p2p_transfer_is_single_file(t)) {
+		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_STATE,
+		            "transfer %s is a directory tree or several files; it was saved in %s",
+		            id, t->output ? t->output : t->paths[0]);
 		return NULL;
 	}
 	if (t->taken) {
@@ -383,9 +473,9 @@ m_transfer_take(Client *c, gpointer params, int *pass_fd, JsonNode **data,
 	P2pTransfer *t = lookup_received(c, ((IdParams *)params)->id, error);
 	if (t == NULL)
 		return NULL;
-	int fd = open(t->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open(t->paths[0], O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
-		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_IO, "cannot open \"%s\": %s", t->path,
+		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_IO, "cannot open \"%s\": %s", t->paths[0],
 		            g_strerror(errno));
 		return NULL;
 	}
@@ -404,13 +494,15 @@ m_transfer_taken(Client *c, gpointer params, int *pass_fd, JsonNode **data,
 	P2pTransfer *t = lookup_received(c, ((IdParams *)params)->id, error);
 	if (t == NULL)
 		return NULL;
-	if (unlink(t->path) != 0 && errno != ENOENT) {
-		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_IO, "cannot remove \"%s\": %s", t->path,
+	if (unlink(t->paths[0]) != 0 && errno != ENOENT) {
+		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_IO, "cannot remove \"%s\": %s", t->paths[0],
 		            g_strerror(errno));
 		return NULL;
 	}
-	g_info("transfer %s: %s taken from the inbox by uid %u", t->id, t->path, (unsigned)c->uid);
+	g_info("transfer %s: %s taken from the inbox by uid %u", t->id, t->paths[0],
+	       (unsigned)c->uid);
 	t->taken = TRUE;
+	p2p_journal_update(t);
 	return p2p_json_node_take_object(json_object_new());
 }
 
@@ -430,8 +522,9 @@ static const Method methods[] = {
 	METHOD(P2P_M_TRANSFER_SEND, m_transfer_send, send_fields, SendParams),
 	METHOD(P2P_M_TRANSFER_LIST, m_transfer_list, list_fields, ListParams),
 	METHOD(P2P_M_TRANSFER_STATUS, m_transfer_status, id_fields, IdParams),
-	METHOD(P2P_M_TRANSFER_ACCEPT, m_transfer_accept, id_fields, IdParams),
+	METHOD(P2P_M_TRANSFER_ACCEPT, m_transfer_accept, accept_fields, IdParams),
 	METHOD(P2P_M_TRANSFER_REJECT, m_transfer_reject, reject_fields, IdParams),
+	METHOD(P2P_M_TRANSFER_CANCEL, m_transfer_cancel, reject_fields, IdParams),
 	METHOD(P2P_M_TRANSFER_TAKE, m_transfer_take, id_fields, IdParams),
 	METHOD(P2P_M_TRANSFER_TAKEN, m_transfer_taken, id_fields, IdParams),
 	METHOD(P2P_M_EVENTS_SUBSCRIBE, m_events_subscribe, no_fields, NoParams),
@@ -496,7 +589,7 @@ client_io(gint fd, GIOCondition cond, gpointer data)
 	}
 	if ((cond & G_IO_IN) && !c->closing) {
 		union {
-			char buf[CMSG_SPACE(sizeof(int) * 4)];
+			char buf[CMSG_SPACE(sizeof(int) * P2P_SEND_MAX_PATHS)];
 			struct cmsghdr align;
 		} u;
 		struct iovec iov = { buf, sizeof(buf) };
@@ -508,13 +601,12 @@ client_io(gint fd, GIOCondition cond, gpointer data)
 			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 				continue;
 			gsize nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			/* only the latest set counts: it rides with the request it came with */
+			drop_fds(c);
 			for (gsize i = 0; i < nfds; i++) {
 				int fd_in;
 				memcpy(&fd_in, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-				/* only the latest counts: it rides with the request it came with */
-				if (c->recv_fd >= 0)
-					close(c->recv_fd);
-				c->recv_fd = fd_in;
+				g_array_append_val(c->recv_fds, fd_in);
 			}
 		}
 		if (n == 0)
@@ -557,8 +649,8 @@ client_free(Client *c)
 	c->ctrl->clients = g_list_remove(c->ctrl->clients, c);
 	g_clear_handle_id(&c->watch, g_source_remove);
 	close(c->fd);
-	if (c->recv_fd >= 0)
-		close(c->recv_fd);
+	drop_fds(c);
+	g_array_unref(c->recv_fds);
 	p2p_line_reader_clear(&c->reader);
 	g_queue_clear_full(&c->out, (GDestroyNotify)chunk_free);
 	g_free(c);
@@ -594,8 +686,9 @@ accept_cb(gint fd, GIOCondition cond, gpointer data)
 	c->ctrl = ctrl;
 	c->fd = cfd;
 	c->uid = cred.uid;
+	c->gid = cred.gid;
 	c->pid = cred.pid;
-	c->recv_fd = -1;
+	c->recv_fds = g_array_new(FALSE, FALSE, sizeof(int));
 	p2p_line_reader_init(&c->reader, P2P_JSONRPC_MAX_LINE);
 	g_queue_init(&c->out);
 	ctrl->clients = g_list_prepend(ctrl->clients, c);

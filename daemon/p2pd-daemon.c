@@ -17,6 +17,7 @@
 static void
 peer_free(P2pPeer *p)
 {
+	g_clear_handle_id(&p->retry, g_source_remove);
 	if (p->session)
 		p2p_session_close(p->session, NULL, NULL);
 	g_free(p->id);
@@ -153,6 +154,7 @@ set_presence(P2pDaemon *d, const char *id, const char *fp, gboolean online)
 			return;
 		p = g_new0(P2pPeer, 1);
 		p->id = g_strdup(id);
+		p->daemon = d;
 		g_hash_table_insert(d->peers, p->id, p);
 	}
 	if (g_strcmp0(p->fingerprint, fp) != 0) {
@@ -164,6 +166,8 @@ set_presence(P2pDaemon *d, const char *id, const char *fp, gboolean online)
 	p->online = online;
 	g_info("peer %s is %s", id, online ? "online" : "offline");
 	emit_peer(d, online ? P2P_E_PEER_ONLINE : P2P_E_PEER_OFFLINE, p);
+	if (online)
+		p2p_transfers_peer_online(d, p);
 }
 
 static void
@@ -271,7 +275,7 @@ fail:
 gboolean
 p2p_daemon_start(P2pDaemon *d, GError **error)
 {
-	p2p_inbox_clean_partials(d->cfg->save_dir);
+	p2p_transfers_load(d);
 	d->control = p2p_control_new(d, d->cfg->control_socket, error);
 	if (d->control == NULL)
 		return FALSE;
@@ -284,6 +288,7 @@ p2p_daemon_free(P2pDaemon *d)
 {
 	if (d == NULL)
 		return;
+	d->stopping = TRUE;
 	g_clear_pointer(&d->control, p2p_control_free);
 	/* sessions first: closing them still looks at transfers */
 	g_clear_pointer(&d->peers, g_hash_table_destroy);

@@ -24,6 +24,9 @@ typedef struct {
 	char *fingerprint;    /* as announced by the signaling server */
 	gboolean online;
 	P2pSession *session;  /* NULL when none */
+	P2pDaemon *daemon;
+	guint retry;          /* reconnect timer for transfers waiting for this peer */
+	guint backoff;        /* seconds before the next reconnect */
 } P2pPeer;
 
 struct _P2pDaemon {
@@ -37,6 +40,7 @@ struct _P2pDaemon {
 	GList *closed_sessions; /* closed, waiting to be freed */
 	GMainLoop *loop;
 	gint64 started;         /* monotonic, microseconds */
+	gboolean stopping;      /* being freed: sessions closing now must not reconnect */
 };
 
 P2pDaemon *p2p_daemon_new(P2pConfig *cfg /* owned */, GError **error);

@@ -103,81 +103,45 @@ p2p_inbox_check_space(const char *dir, guint64 size, guint64 reserve, GError **e
 	return TRUE;
 }
 
-int
-p2p_inbox_open_partial(const char *dir, char **partial_path, GError **error)
+static gboolean
+rename_noreplace(int from, const char *name, int to, const char *candidate)
 {
-	g_autofree char *pdir = g_build_filename(dir, P2P_INBOX_PARTIAL_DIR, NULL);
-	if (mkdir(pdir, 0700) != 0 && errno != EEXIST) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot create \"%s\": %s",
-		            pdir, g_strerror(errno));
-		return -1;
+	if (renameat2(from, name, to, candidate, RENAME_NOREPLACE) == 0)
+		return TRUE;
+	if (errno != EINVAL)
+		return FALSE;
+	/* a file system without RENAME_NOREPLACE: link() fails with EEXIST instead of
+	 * replacing, for files; a directory is only moved onto a name that is free */
+	struct stat st;
+	if (fstatat(from, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return FALSE;
+	if (!S_ISDIR(st.st_mode)) {
+		if (linkat(from, name, to, candidate, 0) != 0)
+			return FALSE;
+		unlinkat(from, name, 0);
+		return TRUE;
 	}
-	for (int i = 0; i < 16; i++) {
-		g_autofree char *path = g_strdup_printf("%s/%08x%08x.part", pdir, g_random_int(),
-		                                        g_random_int());
-		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd >= 0) {
-			*partial_path = g_steal_pointer(&path);
-			return fd;
-		}
-		if (errno != EEXIST) {
-			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-			            "cannot create \"%s\": %s", path, g_strerror(errno));
-			return -1;
-		}
+	if (fstatat(to, candidate, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		errno = EEXIST;
+		return FALSE;
 	}
-	g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS, "cannot pick a partial file name in %s",
-	            pdir);
-	return -1;
+	return renameat(from, name, to, candidate) == 0;
 }
 
-static void
-sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-}
-
-gboolean
-p2p_inbox_commit(const char *dir, const char *partial_path, const char *name,
-                 char **final_path, GError **error)
+char *
+p2p_inbox_commit_at(int from, const char *name, int to, GError **error)
 {
 	for (guint n = 0; n < 10000; n++) {
 		g_autofree char *candidate = n ? p2p_inbox_collision_name(name, n) : g_strdup(name);
-		g_autofree char *path = g_build_filename(dir, candidate, NULL);
-		/* link() fails with EEXIST instead of replacing: nothing is ever overwritten */
-		if (link(partial_path, path) == 0) {
-			unlink(partial_path);
-			sync_dir(dir);
-			*final_path = g_steal_pointer(&path);
-			return TRUE;
-		}
+		if (rename_noreplace(from, name, to, candidate))
+			return g_steal_pointer(&candidate);
 		if (errno != EEXIST) {
 			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
-			            "cannot move the received file to \"%s\": %s", path,
-			            g_strerror(errno));
-			return FALSE;
+			            "cannot move \"%s\" into place: %s", name, g_strerror(errno));
+			return NULL;
 		}
 	}
-	g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS, "too many files named like \"%s\" in %s",
-	            name, dir);
-	return FALSE;
-}
-
-void
-p2p_inbox_clean_partials(const char *dir)
-{
-	g_autofree char *pdir = g_build_filename(dir, P2P_INBOX_PARTIAL_DIR, NULL);
-	g_autoptr(GDir) d = g_dir_open(pdir, 0, NULL);
-	const char *n;
-
-	while (d && (n = g_dir_read_name(d))) {
-		if (g_str_has_suffix(n, ".part")) {
-			g_autofree char *p = g_build_filename(pdir, n, NULL);
-			unlink(p);
-		}
-	}
+	g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS, "too many items named like \"%s\"",
+	            name);
+	return NULL;
 }

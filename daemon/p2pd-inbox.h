@@ -1,5 +1,5 @@
-/* p2pd-inbox.h: the save directory: names a peer may use, partial files beside the
- * inbox, and the final rename that never overwrites. */
+/* p2pd-inbox.h: the save directory: names a peer may use, free space, and the final
+ * rename that never overwrites. Staging lives in P2P_INBOX_PARTIAL_DIR (p2pd-receive.c). */
 #pragma once
 
 #include <glib.h>
@@ -18,13 +18,9 @@ gboolean p2p_inbox_name_valid(const char *name, GError **error);
 char *p2p_inbox_collision_name(const char *name, guint n);
 /* Refuses when writing size bytes would leave less than reserve free. */
 gboolean p2p_inbox_check_space(const char *dir, guint64 size, guint64 reserve, GError **error);
-/* Creates a new partial file in dir/P2P_INBOX_PARTIAL_DIR (mode 0600). */
-int p2p_inbox_open_partial(const char *dir, char **partial_path, GError **error);
-/* Moves a complete, fsynced partial file to dir/name, or "name (n).ext" when taken;
- * never replaces an existing file. Syncs the directory. */
-gboolean p2p_inbox_commit(const char *dir, const char *partial_path, const char *name,
-                          char **final_path, GError **error);
-/* Removes partial files left by an earlier run. */
-void p2p_inbox_clean_partials(const char *dir);
+/* Moves from/name (a finished file, directory or symlink) into the directory to, under
+ * name or "name (n).ext" when taken; never replaces anything (renameat2
+ * RENAME_NOREPLACE). Returns the name used. */
+char *p2p_inbox_commit_at(int from, const char *name, int to, GError **error);
 
 G_END_DECLS

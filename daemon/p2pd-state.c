@@ -4,6 +4,7 @@
 #include <gio/gio.h>
 
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include "p2pd-state.h"
 
@@ -16,7 +17,28 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS pins ("
 	"  peer TEXT PRIMARY KEY,"
 	"  fingerprint TEXT NOT NULL,"
-	"  first_seen INTEGER NOT NULL);";
+	"  first_seen INTEGER NOT NULL);"
+	/* the transfer journal (p2pd-journal.c): active transfers resume from it after a
+	 * restart, finished ones are the history */
+	"CREATE TABLE IF NOT EXISTS transfers ("
+	"  id TEXT PRIMARY KEY,"
+	"  peer TEXT NOT NULL,"
+	"  outgoing INTEGER NOT NULL,"
+	"  xfer INTEGER NOT NULL,"
+	"  state TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  items TEXT NOT NULL,"         /* JSON array of top-level names */
+	"  files INTEGER NOT NULL, dirs INTEGER NOT NULL, links INTEGER NOT NULL,"
+	"  size INTEGER NOT NULL, bytes INTEGER NOT NULL, wire_bytes INTEGER NOT NULL,"
+	"  upto INTEGER NOT NULL,"
+	"  accepted INTEGER NOT NULL,"
+	"  manifest TEXT,"               /* while active */
+	"  output TEXT, staging TEXT,"
+	"  paths TEXT,"                  /* JSON array, incoming once complete */
+	"  sha256 TEXT, reason_code TEXT, reason_message TEXT,"
+	"  taken INTEGER NOT NULL DEFAULT 0,"
+	"  started INTEGER NOT NULL, finished INTEGER, expires INTEGER);"
+	"CREATE UNIQUE INDEX IF NOT EXISTS transfers_wire ON transfers (peer, outgoing, xfer);";
 
 static gboolean
 db_error(sqlite3 *db, const char *what, GError **error)
@@ -40,12 +62,19 @@ p2p_state_open(const char *state_dir, GError **error)
 		return NULL;
 	}
 	sqlite3_busy_timeout(st->db, 2000);
+	chmod(path, 0600);
 	if (sqlite3_exec(st->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "\"%s\": %s", path, msg);
 		sqlite3_free(msg);
 		return NULL;
 	}
 	return g_steal_pointer(&st);
+}
+
+sqlite3 *
+p2p_state_db(P2pState *st)
+{
+	return st->db;
 }
 
 void

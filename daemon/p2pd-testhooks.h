@@ -11,14 +11,16 @@
 G_BEGIN_DECLS
 
 typedef struct {
-	/* Just before the OFFER goes out: may rewrite anything in it (name, size, files). */
+	/* Just before the OFFER goes out: may rewrite anything in it (count, bytes, and the
+	 * entries, which hold the whole manifest when it fits in one frame). */
 	void (*offer)(JsonObject *offer);
 	/* On each DATA chunk before it goes out. buf holds *len bytes read from the file at
-	 * offset, and has room for P2P_DATA_CHUNK; the hook may change the bytes, shrink or
-	 * grow *len within that room, and set *xfer to another transfer id. The sender has
-	 * already hashed and counted the bytes it read, whatever the hook does to them.
-	 * FALSE: send nothing more of this file and go to FILE_END now. */
-	gboolean (*data)(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer);
+	 * offset (of the whole transfer), and has room for P2P_DATA_CHUNK; the hook may
+	 * change the bytes, shrink or grow *len within that room, and set *xfer and *file to
+	 * another transfer id or entry index. The sender has already hashed and counted the
+	 * bytes it read, whatever the hook does to them. FALSE: send nothing more of this
+	 * file and go to its FILE_END now. */
+	gboolean (*data)(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer, guint32 *file);
 	/* Just before FILE_END goes out: may rewrite it (sha256). FALSE: do not send it,
 	 * and leave the transfer waiting as if it had been sent. */
 	gboolean (*file_end)(JsonObject *end);

@@ -1,10 +1,13 @@
 /* p2pd-transfer.c: see p2pd-transfer.h.
  *
- * Sender: OFFER -> (ACCEPT) -> DATA... -> FILE_END(sha256) -> (ACK). The file is read
- * and hashed in one pass, and reading pauses while the channel holds more than
- * SEND_HIGH_WATER bytes, resuming on the channel's writable callback.
- * Receiver: policy checks on OFFER, a partial file in the inbox's staging directory,
- * in-order DATA, SHA-256 compared on FILE_END, then fsync, rename, ACK. */
+ * Sender: OFFER (+ MANIFEST frames) -> ACCEPT {file, offset} -> for each regular file
+ * in manifest order: DATA..., FILE_END {sha256} -> ACK {upto} now and then -> the last
+ * ACK completes it. Files are read and hashed in one pass (a resumed file's first bytes
+ * are hashed again from the disk, so the hash still covers every byte), and reading
+ * pauses while the channel holds more than SEND_HIGH_WATER bytes, resuming on the
+ * channel's writable callback. When the session drops the transfer pauses, the peer is
+ * called again with backoff, and the OFFER goes out again with the same xfer: the
+ * receiver answers with where it stands. */
 #include "config.h"
 
 #include <errno.h>
@@ -16,23 +19,37 @@
 #include "p2p-frame.h"
 #include "p2p-jsonrpc.h"
 #include "p2pd-inbox.h"
+#include "p2pd-journal.h"
 #include "p2pd-session.h"
 #include "p2pd-testhooks.h"
-#include "p2pd-transfer.h"
+#include "p2pd-transfer-internal.h"
 
 #define SEND_HIGH_WATER        (1024 * 1024)
-#define PROGRESS_INTERVAL_US   (200 * 1000)
-#define MAX_INCOMING_PER_PEER  16
-#define INBOX_RESERVE          (1024 * 1024)
+#define RATE_TICK_MS           20
+#define RECONNECT_MIN_S        1
+#define RECONNECT_MAX_S        60
+
+static const char *const state_names[] = {
+	"connecting", "offered", "transferring", "verifying", "paused",
+	"complete", "failed", "rejected", "cancelled",
+};
 
 const char *
 p2p_transfer_state_name(P2pTransferState st)
 {
-	static const char *const names[] = {
-		"connecting", "offered", "transferring", "verifying",
-		"complete", "failed", "rejected", "cancelled",
-	};
-	return st < G_N_ELEMENTS(names) ? names[st] : "?";
+	return st < G_N_ELEMENTS(state_names) ? state_names[st] : "?";
+}
+
+gboolean
+p2p_transfer_state_parse(const char *name, P2pTransferState *st)
+{
+	for (guint i = 0; name && i < G_N_ELEMENTS(state_names); i++) {
+		if (strcmp(name, state_names[i]) == 0) {
+			*st = i;
+			return TRUE;
+		}
+	}
+	return FALSE;
 }
 
 gboolean
@@ -41,10 +58,25 @@ p2p_transfer_is_active(P2pTransfer *t)
 	return t->state < P2P_XFER_COMPLETE;
 }
 
+gboolean
+p2p_transfer_is_single_file(P2pTransfer *t)
+{
+	return t->files == 1 && t->dirs == 0 && t->links == 0;
+}
+
 static double
 usec_to_s(gint64 us)
 {
 	return (double)us / G_USEC_PER_SEC;
+}
+
+static JsonArray *
+strv_json(char **v)
+{
+	JsonArray *a = json_array_new();
+	for (guint i = 0; v && v[i]; i++)
+		json_array_add_string_element(a, v[i]);
+	return a;
 }
 
 JsonNode *
@@ -55,46 +87,78 @@ p2p_transfer_to_json(P2pTransfer *t)
 	json_object_set_string_member(o, "id", t->id);
 	json_object_set_string_member(o, "direction", t->outgoing ? "out" : "in");
 	json_object_set_string_member(o, "peer", t->peer);
-	json_object_set_string_member(o, "name", t->name);
+	json_object_set_string_member(o, "name", t->name ? t->name : "");
+	json_object_set_array_member(o, "items", strv_json(t->items));
+	json_object_set_int_member(o, "files", t->files);
+	json_object_set_int_member(o, "dirs", t->dirs);
+	json_object_set_int_member(o, "links", t->links);
 	json_object_set_int_member(o, "size", (gint64)t->size);
 	json_object_set_int_member(o, "bytes", (gint64)t->bytes);
+	json_object_set_int_member(o, "wire_bytes", (gint64)t->wire_bytes);
 	json_object_set_string_member(o, "state", p2p_transfer_state_name(t->state));
 	if (t->sha256)
 		json_object_set_string_member(o, "sha256", t->sha256);
-	if (t->path)
-		json_object_set_string_member(o, "path", t->path);
+	if (t->paths && t->paths[0]) {
+		json_object_set_string_member(o, "path", t->paths[0]);
+		json_object_set_array_member(o, "paths", strv_json(t->paths));
+	}
+	if (t->output)
+		json_object_set_string_member(o, "output", t->output);
 	if (t->reason_code) {
 		JsonObject *r = json_object_new();
 		json_object_set_string_member(r, "code", t->reason_code);
-		json_object_set_string_member(r, "message", t->reason_message);
+		json_object_set_string_member(r, "message",
+		                              t->reason_message ? t->reason_message : t->reason_code);
 		json_object_set_object_member(o, "reason", r);
 	}
+	if (t->expires && t->state == P2P_XFER_OFFERED && !t->outgoing)
+		json_object_set_double_member(o, "expires", usec_to_s(t->expires));
 	json_object_set_double_member(o, "started", usec_to_s(t->started));
 	if (t->finished)
 		json_object_set_double_member(o, "finished", usec_to_s(t->finished));
 	gint64 end = t->finished ? t->finished : g_get_real_time();
 	double secs = usec_to_s(end - t->started);
+	json_object_set_double_member(o, "duration", secs);
 	json_object_set_double_member(o, "rate", secs > 0 ? t->bytes / secs : 0.0);
 	return p2p_json_node_take_object(o);
 }
 
-static void
-emit(P2pTransfer *t, const char *event)
+void
+p2p_transfer_emit(P2pTransfer *t, const char *event)
 {
 	p2p_daemon_emit(t->d, event, p2p_transfer_to_json(t));
 }
 
-static void
-release_io(P2pTransfer *t)
+void
+p2p_transfer_release_io(P2pTransfer *t)
 {
 	if (t->fd >= 0)
 		close(t->fd);
 	t->fd = -1;
 	g_clear_pointer(&t->md, EVP_MD_CTX_free);
-	if (t->partial_path) {
-		unlink(t->partial_path);
-		g_clear_pointer(&t->partial_path, g_free);
+	g_clear_handle_id(&t->rate_timer, g_source_remove);
+}
+
+static void
+close_roots(P2pTransfer *t)
+{
+	for (guint i = 0; t->root_fds && i < t->root_fds->len; i++) {
+		int *fd = &g_array_index(t->root_fds, int, i);
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
 	}
+}
+
+P2pTransfer *
+p2p_transfer_alloc(P2pDaemon *d)
+{
+	P2pTransfer *t = g_new0(P2pTransfer, 1);
+	t->d = d;
+	t->fd = -1;
+	t->staging_fd = -1;
+	t->root_fds = g_array_new(FALSE, FALSE, sizeof(int));
+	return t;
 }
 
 void
@@ -102,48 +166,83 @@ p2p_transfer_free(P2pTransfer *t)
 {
 	if (t == NULL)
 		return;
-	release_io(t);
+	p2p_transfer_release_io(t);
+	g_clear_handle_id(&t->sync_timer, g_source_remove);
+	close_roots(t);
+	g_array_unref(t->root_fds);
+	if (t->staging_fd >= 0)
+		close(t->staging_fd);
+	g_clear_handle_id(&t->expire_timer, g_source_remove);
+	p2p_manifest_free(t->manifest);
 	g_free(t->id);
 	g_free(t->peer);
 	g_free(t->name);
+	g_strfreev(t->items);
 	g_free(t->sha256);
-	g_free(t->path);
+	g_strfreev(t->paths);
+	g_free(t->output);
+	g_free(t->staging);
 	g_free(t->reason_code);
 	g_free(t->reason_message);
-	g_free(t->source_path);
 	g_free(t);
 }
 
-static P2pTransfer *
-transfer_new(P2pDaemon *d, gboolean outgoing, const char *peer)
+P2pTransfer *
+p2p_transfer_new(P2pDaemon *d, gboolean outgoing, const char *peer)
 {
-	P2pTransfer *t = g_new0(P2pTransfer, 1);
-	t->d = d;
+	P2pTransfer *t = p2p_transfer_alloc(d);
 	do {
 		g_free(t->id);
 		t->id = g_strdup_printf("%08x", g_random_int());
 	} while (g_hash_table_contains(d->transfers, t->id));
 	t->outgoing = outgoing;
 	t->peer = g_strdup(peer);
-	t->fd = -1;
 	t->started = g_get_real_time();
 	g_hash_table_insert(d->transfers, t->id, t);
 	return t;
 }
 
+void
+p2p_transfer_describe(P2pTransfer *t)
+{
+	P2pManifest *m = t->manifest;
+	g_autoptr(GPtrArray) items = p2p_manifest_items(m);
+
+	g_strfreev(t->items);
+	g_ptr_array_add(items, NULL);
+	t->items = g_strdupv((char **)items->pdata);
+	g_free(t->name);
+	if (items->len > 2)
+		t->name = g_strdup_printf("%s (+%u more)", t->items[0], items->len - 2);
+	else
+		t->name = g_strdup(t->items[0] ? t->items[0] : "");
+	t->files = m->files;
+	t->dirs = m->dirs;
+	t->links = m->links;
+	t->count = m->entries->len;
+	t->size = m->bytes;
+}
+
 P2pTransfer *
 p2p_transfer_lookup(P2pDaemon *d, const char *id)
 {
-	return g_hash_table_lookup(d->transfers, id);
+	P2pTransfer *t = g_hash_table_lookup(d->transfers, id);
+	if (t == NULL && (t = p2p_journal_get(d, id)))
+		g_hash_table_insert(d->transfers, t->id, t);
+	return t;
 }
 
-/* Ends a transfer locally: state, reason, event; removes any partial file. */
-static void
-finish(P2pTransfer *t, P2pTransferState st, const char *code, const char *message)
+void
+p2p_transfer_finish(P2pTransfer *t, P2pTransferState st, const char *code, const char *message)
 {
 	if (!p2p_transfer_is_active(t))
 		return;
-	release_io(t);
+	p2p_transfer_release_io(t);
+	close_roots(t);
+	g_clear_handle_id(&t->expire_timer, g_source_remove);
+	g_clear_handle_id(&t->sync_timer, g_source_remove);
+	if (!t->outgoing && st != P2P_XFER_COMPLETE)
+		p2p_receive_remove_staging(t);
 	t->state = st;
 	t->finished = g_get_real_time();
 	t->session = NULL;
@@ -153,58 +252,94 @@ finish(P2pTransfer *t, P2pTransferState st, const char *code, const char *messag
 		t->reason_code = g_strdup(code);
 		t->reason_message = g_strdup(message);
 	}
+	p2p_journal_update(t);
+	g_clear_pointer(&t->manifest, p2p_manifest_free);
 	if (st == P2P_XFER_COMPLETE) {
-		g_info("transfer %s: %s %s %s: %" G_GUINT64_FORMAT " bytes verified", t->id, t->name,
-		       t->outgoing ? "to" : "from", t->peer, t->bytes);
-		emit(t, P2P_E_TRANSFER_COMPLETE);
+		g_info("transfer %s: %s %s %s: %u files, %" G_GUINT64_FORMAT " bytes verified",
+		       t->id, t->name, t->outgoing ? "to" : "from", t->peer, t->files, t->size);
+		p2p_transfer_emit(t, P2P_E_TRANSFER_COMPLETE);
 	} else {
 		g_info("transfer %s: %s: %s", t->id, p2p_transfer_state_name(st), message);
-		emit(t, P2P_E_TRANSFER_FAILED);
+		p2p_transfer_emit(t, P2P_E_TRANSFER_FAILED);
 	}
 }
 
-/* Sends a reasoned frame (REJECT, NACK, CANCEL) about t to its peer. */
-static void
-send_reason(P2pSession *s, guint8 type, guint64 xfer, const char *code, const char *message)
+void
+p2p_transfer_send_reason(P2pSession *s, guint8 type, guint64 xfer, guint file,
+                         const char *code, const char *message)
 {
 	if (s == NULL || p2p_session_get_channel(s) == NULL)
 		return;
 	g_autoptr(JsonObject) o = json_object_new();
 	json_object_set_int_member(o, "xfer", (gint64)xfer);
 	if (type == P2P_FRAME_NACK)
-		json_object_set_int_member(o, "file", 0);
+		json_object_set_int_member(o, "file", file);
 	json_object_set_string_member(o, "code", code);
 	json_object_set_string_member(o, "message", message);
 	p2p_channel_send_json(p2p_session_get_channel(s), type, o, NULL);
 }
 
-static void
-fail(P2pTransfer *t, guint8 tell, const char *code, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
-
-static void
-fail(P2pTransfer *t, guint8 tell, const char *code, const char *fmt, ...)
+void
+p2p_transfer_fail(P2pTransfer *t, guint8 tell, const char *code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
 	if (tell)
-		send_reason(t->session, tell, t->wire_id, code, msg);
-	finish(t, P2P_XFER_FAILED, code, msg);
+		p2p_transfer_send_reason(t->session, tell, t->wire_id, t->cur, code, msg);
+	p2p_transfer_finish(t, P2P_XFER_FAILED, code, msg);
 }
 
-static void
-progress(P2pTransfer *t)
+void
+p2p_transfer_pause(P2pTransfer *t, const char *message)
+{
+	p2p_transfer_release_io(t);
+	g_clear_handle_id(&t->sync_timer, g_source_remove);
+	t->session = NULL;
+	t->pending = 0;
+	t->pending_bytes = 0;
+	if (!t->outgoing && !t->accepted) {
+		/* an offer nobody answered yet keeps waiting for its decision */
+		p2p_journal_update(t);
+		return;
+	}
+	t->state = P2P_XFER_PAUSED;
+	g_free(t->reason_code);
+	g_free(t->reason_message);
+	t->reason_code = g_strdup(P2P_REASON_DISCONNECTED);
+	t->reason_message = g_strdup(message);
+	p2p_journal_update(t);
+	g_info("transfer %s: paused at %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " bytes: %s",
+	       t->id, t->bytes, t->size, message);
+	p2p_transfer_emit(t, P2P_E_TRANSFER_PAUSED);
+}
+
+void
+p2p_transfer_progress(P2pTransfer *t)
 {
 	gint64 now = g_get_monotonic_time();
-	if (now - t->last_progress < PROGRESS_INTERVAL_US)
+	if (now - t->last_progress < P2P_PROGRESS_INTERVAL_US)
 		return;
 	t->last_progress = now;
-	emit(t, P2P_E_TRANSFER_PROGRESS);
+	/* the counters survive a crash to within a few seconds (where a transfer resumes is
+	 * the receiver's durable state, not these) */
+	if (now - t->last_journal > P2P_JOURNAL_INTERVAL_US) {
+		t->last_journal = now;
+		p2p_journal_update(t);
+	}
+	p2p_transfer_emit(t, P2P_E_TRANSFER_PROGRESS);
 }
 
-static char *
-digest_hex(EVP_MD_CTX *md)
+void
+p2p_transfer_clear_reason(P2pTransfer *t)
+{
+	g_clear_pointer(&t->reason_code, g_free);
+	g_clear_pointer(&t->reason_message, g_free);
+}
+
+char *
+p2p_digest_hex(EVP_MD_CTX *md)
 {
 	guint8 out[EVP_MAX_MD_SIZE];
 	unsigned int len = 0;
@@ -215,249 +350,31 @@ digest_hex(EVP_MD_CTX *md)
 	return g_string_free(s, FALSE);
 }
 
-/* ---- sending ------------------------------------------------------------------ */
-
-static void
-offer(P2pTransfer *t, P2pSession *s)
+EVP_MD_CTX *
+p2p_digest_prefix(int fd, guint64 len, GError **error)
 {
-	g_autoptr(GError) error = NULL;
-	g_autoptr(JsonObject) o = json_object_new();
-	JsonArray *files = json_array_new();
-	JsonObject *f = json_object_new();
-
-	json_object_set_string_member(f, "name", t->name);
-	json_object_set_int_member(f, "size", (gint64)t->size);
-	json_object_set_int_member(f, "mode", t->mode);
-	json_object_set_int_member(f, "mtime", t->mtime);
-	json_array_add_object_element(files, f);
-	json_object_set_int_member(o, "xfer", (gint64)t->wire_id);
-	json_object_set_array_member(o, "files", files);
-	if (p2p_test_hooks && p2p_test_hooks->offer)
-		p2p_test_hooks->offer(o);
-	t->session = s;
-	if (!p2p_channel_send_json(p2p_session_get_channel(s), P2P_FRAME_OFFER, o, &error)) {
-		fail(t, 0, P2P_REASON_DISCONNECTED, "cannot send the offer: %s", error->message);
-		return;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	g_autofree guint8 *buf = g_malloc(P2P_DATA_CHUNK * 4);
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	for (guint64 off = 0; off < len;) {
+		ssize_t n = pread(fd, buf, MIN((guint64)P2P_DATA_CHUNK * 4, len - off), (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+			            "cannot read back the first %" G_GUINT64_FORMAT " bytes: %s", len,
+			            n < 0 ? g_strerror(errno) : "the file is shorter");
+			EVP_MD_CTX_free(md);
+			return NULL;
+		}
+		EVP_DigestUpdate(md, buf, n);
+		off += n;
 	}
-	t->state = P2P_XFER_OFFERED;
-	emit(t, P2P_E_OFFER_SENT);
+	return md;
 }
 
 P2pTransfer *
-p2p_transfer_send(P2pDaemon *d, const char *path, int fd, P2pPeer *peer, GError **error)
-{
-	struct stat st;
-	g_autoptr(GError) local = NULL;
-	g_autofree char *name = NULL;
-
-	if (!peer->online) {
-		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_PEER_OFFLINE, "peer \"%s\" is offline",
-		            peer->id);
-		goto fail;
-	}
-	if (!g_path_is_absolute(path)) {
-		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_INVALID_PARAMS,
-		            "path \"%s\" is not absolute", path);
-		goto fail;
-	}
-	if (fd < 0)
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_IO, "cannot open \"%s\": %s", path,
-		            g_strerror(errno));
-		return NULL;
-	}
-	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || (fl & O_ACCMODE) == O_WRONLY) {
-		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_IO,
-		            "the descriptor passed for \"%s\" is not open for reading", path);
-		goto fail;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_IO, "\"%s\" is not a regular file", path);
-		goto fail;
-	}
-	name = g_path_get_basename(path);
-	if (!p2p_inbox_name_valid(name, &local)) {
-		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_INVALID_PARAMS, "%s", local->message);
-		goto fail;
-	}
-
-	P2pTransfer *t = transfer_new(d, TRUE, peer->id);
-	t->fd = fd;
-	t->name = g_steal_pointer(&name);
-	t->size = st.st_size;
-	t->mode = st.st_mode & 0777;
-	t->mtime = st.st_mtime;
-	t->source_path = g_strdup(path);
-	t->wire_id = ((guint64)g_random_int() << 32 | g_random_int()) & G_MAXINT64;
-	t->state = P2P_XFER_CONNECTING;
-	g_info("transfer %s: sending %s (%" G_GUINT64_FORMAT " bytes) to %s", t->id, t->name,
-	       t->size, t->peer);
-
-	if (peer->session == NULL) {
-		if (p2p_session_connect(d, peer, &local) == NULL) {
-			fail(t, 0, P2P_REASON_DISCONNECTED, "cannot start a session with %s: %s",
-			     peer->id, local->message);
-		}
-	} else if (p2p_session_get_state(peer->session) == P2P_SESSION_READY) {
-		offer(t, peer->session);
-	}
-	return t;
-fail:
-	if (fd >= 0)
-		close(fd);
-	return NULL;
-}
-
-/* FILE_END carries the SHA-256 of the bytes read; the receiver answers ACK or NACK. */
-static void
-send_file_end(P2pTransfer *t, P2pChannel *c)
-{
-	g_autoptr(JsonObject) o = json_object_new();
-	t->sha256 = digest_hex(t->md);
-	json_object_set_int_member(o, "xfer", (gint64)t->wire_id);
-	json_object_set_int_member(o, "file", 0);
-	json_object_set_string_member(o, "sha256", t->sha256);
-	if (p2p_test_hooks == NULL || p2p_test_hooks->file_end == NULL ||
-	    p2p_test_hooks->file_end(o))
-		p2p_channel_send_json(c, P2P_FRAME_FILE_END, o, NULL);
-	t->state = P2P_XFER_VERIFYING;
-	emit(t, P2P_E_TRANSFER_PROGRESS);
-}
-
-/* The test seam (p2pd-testhooks.h): without hooks every chunk goes out as it was read. */
-static gboolean
-hook_data(P2pTransfer *t, guint8 *buf, gsize *len, guint64 *xfer)
-{
-	*xfer = t->wire_id;
-	return p2p_test_hooks == NULL || p2p_test_hooks->data == NULL ||
-	       p2p_test_hooks->data(t->bytes, buf, len, xfer);
-}
-
-static void
-pump(P2pTransfer *t)
-{
-	P2pChannel *c = t->session ? p2p_session_get_channel(t->session) : NULL;
-	g_autofree guint8 *buf = NULL;
-	g_autoptr(GError) error = NULL;
-
-	if (c == NULL || t->state != P2P_XFER_TRANSFERRING)
-		return;
-	buf = g_malloc(P2P_DATA_CHUNK);
-	while (t->state == P2P_XFER_TRANSFERRING && p2p_channel_queued(c) < SEND_HIGH_WATER) {
-		gsize want = MIN((guint64)P2P_DATA_CHUNK, t->size - t->bytes);
-		ssize_t n = want ? pread(t->fd, buf, want, (off_t)t->bytes) : 0;
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			fail(t, P2P_FRAME_CANCEL, P2P_REASON_IO, "cannot read \"%s\": %s",
-			     t->source_path, g_strerror(errno));
-			return;
-		}
-		if (n == 0) {
-			if (t->bytes < t->size) {
-				fail(t, P2P_FRAME_CANCEL, P2P_REASON_BAD_SIZE,
-				     "\"%s\" shrank to %" G_GUINT64_FORMAT " bytes while being sent",
-				     t->source_path, t->bytes);
-				return;
-			}
-			/* a file that grew is sent as offered, but not silently */
-			char extra;
-			if (pread(t->fd, &extra, 1, (off_t)t->size) == 1) {
-				fail(t, P2P_FRAME_CANCEL, P2P_REASON_BAD_SIZE,
-				     "\"%s\" grew while being sent", t->source_path);
-				return;
-			}
-			send_file_end(t, c);
-			return;
-		}
-		EVP_DigestUpdate(t->md, buf, n);
-		gsize len = n;
-		guint64 xfer;
-		if (!hook_data(t, buf, &len, &xfer)) {
-			send_file_end(t, c);
-			return;
-		}
-		if (!p2p_channel_send_data(c, xfer, 0, t->bytes, buf, len, &error)) {
-			fail(t, 0, P2P_REASON_DISCONNECTED, "%s", error->message);
-			return;
-		}
-		t->bytes += n;
-		progress(t);
-	}
-}
-
-/* ---- receiving ---------------------------------------------------------------- */
-
-/* Opens the partial file and answers ACCEPT; on failure the transfer is ended with its
- * reason sent to the peer, and FALSE returned. */
-static gboolean
-accept_open(P2pTransfer *t)
-{
-	g_autoptr(GError) local = NULL;
-	P2pDaemon *d = t->d;
-
-	/* space may have gone while the offer waited */
-	if (!p2p_inbox_check_space(d->cfg->save_dir, t->size, INBOX_RESERVE, &local)) {
-		send_reason(t->session, P2P_FRAME_REJECT, t->wire_id, P2P_REASON_NO_SPACE,
-		            local->message);
-		finish(t, P2P_XFER_REJECTED, P2P_REASON_NO_SPACE, local->message);
-		return FALSE;
-	}
-	t->fd = p2p_inbox_open_partial(d->cfg->save_dir, &t->partial_path, &local);
-	if (t->fd < 0) {
-		g_warning("transfer %s: %s", t->id, local->message);
-		send_reason(t->session, P2P_FRAME_REJECT, t->wire_id, P2P_REASON_IO,
-		            "the receiver cannot write to its inbox");
-		finish(t, P2P_XFER_FAILED, P2P_REASON_IO, local->message);
-		return FALSE;
-	}
-	t->md = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(t->md, EVP_sha256(), NULL);
-
-	g_autoptr(JsonObject) o = json_object_new();
-	JsonArray *offsets = json_array_new();
-	json_array_add_int_element(offsets, 0);
-	json_object_set_int_member(o, "xfer", (gint64)t->wire_id);
-	json_object_set_array_member(o, "offsets", offsets);
-	p2p_channel_send_json(p2p_session_get_channel(t->session), P2P_FRAME_ACCEPT, o, NULL);
-	t->state = P2P_XFER_TRANSFERRING;
-	return TRUE;
-}
-
-gboolean
-p2p_transfer_accept(P2pTransfer *t, GError **error)
-{
-	if (t->outgoing || t->state != P2P_XFER_OFFERED) {
-		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_STATE,
-		            "transfer %s is not an incoming offer waiting for an answer (it is %s)",
-		            t->id, p2p_transfer_state_name(t->state));
-		return FALSE;
-	}
-	if (accept_open(t))
-		emit(t, P2P_E_TRANSFER_START);
-	return TRUE;
-}
-
-gboolean
-p2p_transfer_reject(P2pTransfer *t, const char *reason, GError **error)
-{
-	if (t->outgoing || t->state != P2P_XFER_OFFERED) {
-		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_STATE,
-		            "transfer %s is not an incoming offer waiting for an answer (it is %s)",
-		            t->id, p2p_transfer_state_name(t->state));
-		return FALSE;
-	}
-	g_autofree char *msg = g_strdup_printf("%s declined the file%s%s", t->d->cfg->agent,
-	                                       reason ? ": " : "", reason ? reason : "");
-	send_reason(t->session, P2P_FRAME_REJECT, t->wire_id, P2P_REASON_DECLINED, msg);
-	finish(t, P2P_XFER_REJECTED, P2P_REASON_DECLINED, msg);
-	return TRUE;
-}
-
-static P2pTransfer *
-find(P2pDaemon *d, P2pSession *s, gboolean outgoing, guint64 wire_id)
+p2p_transfer_find(P2pDaemon *d, P2pSession *s, gboolean outgoing, guint64 wire_id)
 {
 	GHashTableIter it;
 	gpointer v;
@@ -470,92 +387,25 @@ find(P2pDaemon *d, P2pSession *s, gboolean outgoing, guint64 wire_id)
 	return NULL;
 }
 
-/* An incoming transfer from this peer that has ended: finish() unbinds it from its
- * session, so find() no longer sees it, but DATA the sender had queued may still come. */
-static gboolean
-ended_incoming(P2pDaemon *d, P2pSession *s, guint64 wire_id)
+P2pTransfer *
+p2p_transfer_find_wire(P2pDaemon *d, const char *peer, gboolean outgoing, guint64 wire_id)
 {
 	GHashTableIter it;
 	gpointer v;
 	g_hash_table_iter_init(&it, d->transfers);
 	while (g_hash_table_iter_next(&it, NULL, &v)) {
 		P2pTransfer *t = v;
-		if (!t->outgoing && !p2p_transfer_is_active(t) && t->wire_id == wire_id &&
-		    strcmp(t->peer, p2p_session_peer_id(s)) == 0)
-			return TRUE;
+		if (t->outgoing == outgoing && t->wire_id == wire_id && strcmp(t->peer, peer) == 0)
+			return t;
 	}
-	return FALSE;
+	P2pTransfer *t = p2p_journal_get_wire(d, peer, outgoing, wire_id);
+	if (t)
+		g_hash_table_insert(d->transfers, t->id, t);
+	return t;
 }
 
-static guint
-count_incoming(P2pDaemon *d, P2pSession *s)
-{
-	guint n = 0;
-	GHashTableIter it;
-	gpointer v;
-	g_hash_table_iter_init(&it, d->transfers);
-	while (g_hash_table_iter_next(&it, NULL, &v)) {
-		P2pTransfer *t = v;
-		n += t->session == s && !t->outgoing && p2p_transfer_is_active(t);
-	}
-	return n;
-}
-
-typedef struct {
-	const char *name;
-	guint64 size;
-	guint64 mode;
-	gint64 mtime;
-} OfferFile;
-
-static const P2pField offer_file_fields[] = {
-	P2P_FIELD(OfferFile, name, "name", P2P_FIELD_STRING, TRUE, 4096),
-	P2P_FIELD(OfferFile, size, "size", P2P_FIELD_UINT, TRUE, 0),
-	P2P_FIELD(OfferFile, mode, "mode", P2P_FIELD_UINT, FALSE, 0),
-	P2P_FIELD(OfferFile, mtime, "mtime", P2P_FIELD_INT, FALSE, 0),
-	{ NULL },
-};
-
-typedef struct {
-	guint64 xfer;
-	JsonArray *files;
-	const char *sha256;
-	guint64 file;
-	const char *code;
-	const char *message;
-	JsonArray *offsets;
-} Control;
-
-static const P2pField offer_fields[] = {
-	P2P_FIELD(Control, xfer, "xfer", P2P_FIELD_UINT, TRUE, 0),
-	P2P_FIELD(Control, files, "files", P2P_FIELD_ARRAY, TRUE, P2P_OFFER_MAX_FILES),
-	{ NULL },
-};
-static const P2pField accept_fields[] = {
-	P2P_FIELD(Control, xfer, "xfer", P2P_FIELD_UINT, TRUE, 0),
-	P2P_FIELD(Control, offsets, "offsets", P2P_FIELD_ARRAY, FALSE, 1),
-	{ NULL },
-};
-static const P2pField reason_fields[] = {
-	P2P_FIELD(Control, xfer, "xfer", P2P_FIELD_UINT, TRUE, 0),
-	P2P_FIELD(Control, file, "file", P2P_FIELD_UINT, FALSE, 0),
-	P2P_FIELD(Control, code, "code", P2P_FIELD_STRING, TRUE, 64),
-	P2P_FIELD(Control, message, "message", P2P_FIELD_STRING, FALSE, 1024),
-	{ NULL },
-};
-static const P2pField end_fields[] = {
-	P2P_FIELD(Control, xfer, "xfer", P2P_FIELD_UINT, TRUE, 0),
-	P2P_FIELD(Control, file, "file", P2P_FIELD_UINT, TRUE, 0),
-	P2P_FIELD(Control, sha256, "sha256", P2P_FIELD_STRING, TRUE, 64),
-	{ NULL },
-};
-
-static void
-protocol_error(P2pSession *s, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-/* A frame that cannot be tied to a transfer: the peer is broken or hostile. */
-static void
-protocol_error(P2pSession *s, const char *fmt, ...)
+void
+p2p_transfer_protocol_error(P2pSession *s, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -565,257 +415,493 @@ protocol_error(P2pSession *s, const char *fmt, ...)
 	p2p_session_close(s, P2P_REASON_PROTOCOL, msg);
 }
 
+/* ---- sending ------------------------------------------------------------------ */
+
+/* OFFER with as much of the manifest as fits in P2P_MANIFEST_FRAME_BYTES, then
+ * MANIFEST frames with the rest. */
 static void
-handle_offer(P2pDaemon *d, P2pSession *s, JsonObject *o)
+offer(P2pTransfer *t, P2pSession *s)
 {
-	Control c = { 0 };
-	OfferFile f = { 0 };
 	g_autoptr(GError) error = NULL;
-	const char *peer = p2p_session_peer_id(s);
+	P2pChannel *c = p2p_session_get_channel(s);
+	P2pManifest *m = t->manifest;
+	guint first = 0;
 
-	if (!p2p_schema_decode(o, offer_fields, &c, &error)) {
-		protocol_error(s, "bad OFFER: %s", error->message);
-		return;
-	}
-	if (find(d, s, FALSE, c.xfer)) {
-		protocol_error(s, "OFFER reuses transfer id %" G_GUINT64_FORMAT, c.xfer);
-		return;
-	}
-	JsonNode *fn = json_array_get_length(c.files) == 1 ? json_array_get_element(c.files, 0)
-	                                                   : NULL;
-	if (fn == NULL || !JSON_NODE_HOLDS_OBJECT(fn)) {
-		send_reason(s, P2P_FRAME_REJECT, c.xfer, P2P_REASON_PROTOCOL,
-		            "an offer must carry exactly one file object in this version");
-		return;
-	}
-	if (!p2p_schema_decode(json_node_get_object(fn), offer_file_fields, &f, &error)) {
-		send_reason(s, P2P_FRAME_REJECT, c.xfer, P2P_REASON_PROTOCOL, error->message);
-		return;
-	}
-	if (count_incoming(d, s) >= MAX_INCOMING_PER_PEER) {
-		send_reason(s, P2P_FRAME_REJECT, c.xfer, P2P_REASON_DECLINED,
-		            "too many transfers from you at once");
-		return;
-	}
-
-	P2pTransfer *t = transfer_new(d, FALSE, peer);
 	t->session = s;
-	t->wire_id = c.xfer;
-	t->name = g_strdup(f.name);
-	t->size = f.size;
-	t->mode = f.mode & 0777;
-	t->mtime = f.mtime;
-	t->state = P2P_XFER_OFFERED;
-	g_info("transfer %s: %s offers %s (%" G_GUINT64_FORMAT " bytes)", t->id, peer, f.name,
-	       f.size);
-
-	if (!p2p_inbox_name_valid(f.name, &error)) {
-		g_free(t->name);
-		t->name = g_strescape(f.name, NULL);
-		send_reason(s, P2P_FRAME_REJECT, c.xfer, P2P_REASON_BAD_NAME, error->message);
-		finish(t, P2P_XFER_REJECTED, P2P_REASON_BAD_NAME, error->message);
-		return;
-	}
-	if (!p2p_config_allows(d->cfg, peer)) {
-		g_autofree char *m = g_strdup_printf("%s does not accept files from %s",
-		                                     d->cfg->agent, peer);
-		send_reason(s, P2P_FRAME_REJECT, c.xfer, P2P_REASON_NOT_ALLOWED, m);
-		finish(t, P2P_XFER_REJECTED, P2P_REASON_NOT_ALLOWED, m);
-		return;
-	}
-	if (d->cfg->max_file_size && f.size > d->cfg->max_file_size) {
-		g_autofree char *a = g_format_size_full(f.size, G_FORMAT_SIZE_IEC_UNITS);
-		g_autofree char *b = g_format_size_full(d->cfg->max_file_size, G_FORMAT_SIZE_IEC_UNITS);
-		g_autofree char *m = g_strdup_printf("file is %s, %s accepts at most %s", a,
-		                                     d->cfg->agent, b);
-		send_reason(s, P2P_FRAME_REJECT, c.xfer, P2P_REASON_TOO_LARGE, m);
-		finish(t, P2P_XFER_REJECTED, P2P_REASON_TOO_LARGE, m);
-		return;
-	}
-	if (!p2p_inbox_check_space(d->cfg->save_dir, f.size, INBOX_RESERVE, &error)) {
-		send_reason(s, P2P_FRAME_REJECT, c.xfer, P2P_REASON_NO_SPACE, error->message);
-		finish(t, P2P_XFER_REJECTED, P2P_REASON_NO_SPACE, error->message);
-		return;
-	}
-	/* the "file" event tells whether the offer waits (offered) or is already accepted */
-	if (d->cfg->auto_accept && !accept_open(t))
-		return;
-	emit(t, P2P_E_FILE);
-	if (t->state == P2P_XFER_TRANSFERRING)
-		emit(t, P2P_E_TRANSFER_START);
-}
-
-static void
-handle_data(P2pDaemon *d, P2pSession *s, GBytes *payload)
-{
-	guint64 xfer, offset;
-	guint32 file;
-	const guint8 *data;
-	gsize len, plen;
-	const guint8 *p = g_bytes_get_data(payload, &plen);
-	g_autoptr(GError) error = NULL;
-
-	if (!p2p_frame_data_parse(p, plen, &xfer, &file, &offset, &data, &len, &error)) {
-		protocol_error(s, "bad DATA frame: %s", error->message);
-		return;
-	}
-	P2pTransfer *t = find(d, s, FALSE, xfer);
-	if (t == NULL && !ended_incoming(d, s, xfer)) {
-		/* not a transfer of ours that ended: the peer is broken or hostile, and the
-		 * transfers it did offer cannot be trusted either */
-		protocol_error(s, "DATA for transfer %" G_GUINT64_FORMAT " that was never offered",
-		               xfer);
-		return;
-	}
-	/* late data after we ended the transfer is expected */
-	if (t == NULL || t->state != P2P_XFER_TRANSFERRING)
-		return;
-	if (file != 0) {
-		fail(t, P2P_FRAME_CANCEL, P2P_REASON_PROTOCOL, "DATA for file %u, only file 0 was offered",
-		     file);
-		return;
-	}
-	if (offset != t->bytes) {
-		fail(t, P2P_FRAME_CANCEL, P2P_REASON_PROTOCOL,
-		     "DATA at offset %" G_GUINT64_FORMAT ", expected %" G_GUINT64_FORMAT, offset,
-		     t->bytes);
-		return;
-	}
-	if (len > t->size - t->bytes) {
-		fail(t, P2P_FRAME_CANCEL, P2P_REASON_BAD_SIZE,
-		     "the sender sent more than the %" G_GUINT64_FORMAT " bytes it offered", t->size);
-		return;
-	}
-	for (gsize done = 0; done < len;) {
-		ssize_t n = write(t->fd, data + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			if (e == ENOSPC || e == EDQUOT)
-				fail(t, P2P_FRAME_CANCEL, P2P_REASON_NO_SPACE,
-				     "the receiver's disk is full (%s)", g_strerror(e));
-			else
-				fail(t, P2P_FRAME_CANCEL, P2P_REASON_IO, "the receiver cannot write: %s",
-				     g_strerror(e));
+	while (first < m->entries->len || first == 0) {
+		guint n = 0;
+		gsize bytes = 0;
+		while (first + n < m->entries->len && (n == 0 || bytes < P2P_MANIFEST_FRAME_BYTES / 2)) {
+			P2pEntry *e = p2p_manifest_entry(m, first + n);
+			bytes += strlen(e->path) * 2 + (e->target ? strlen(e->target) * 2 : 0) + 96;
+			n++;
+		}
+		g_autoptr(JsonObject) o = json_object_new();
+		json_object_set_int_member(o, "xfer", (gint64)t->wire_id);
+		if (first == 0) {
+			json_object_set_int_member(o, "count", m->entries->len);
+			json_object_set_int_member(o, "bytes", (gint64)m->bytes);
+		}
+		json_object_set_array_member(o, "entries",
+		                             p2p_manifest_entries_to_json(m, first, n, FALSE));
+		if (first == 0 && p2p_test_hooks && p2p_test_hooks->offer)
+			p2p_test_hooks->offer(o);
+		if (!p2p_channel_send_json(c, first == 0 ? P2P_FRAME_OFFER : P2P_FRAME_MANIFEST, o,
+		                           &error)) {
+			p2p_transfer_pause(t, error->message);
 			return;
 		}
-		done += n;
+		first += n;
+		if (n == 0)
+			break;
 	}
-	EVP_DigestUpdate(t->md, data, len);
-	t->bytes += len;
-	progress(t);
+	gboolean again = t->state == P2P_XFER_PAUSED;
+	t->state = P2P_XFER_OFFERED;
+	if (!again)
+		p2p_transfer_emit(t, P2P_E_OFFER_SENT);
 }
 
 static void
-handle_file_end(P2pDaemon *d, P2pSession *s, JsonObject *o)
+close_fds(int *fds, guint n)
 {
-	Control c = { 0 };
+	for (guint i = 0; i < n; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+P2pTransfer *
+p2p_transfer_send(P2pDaemon *d, char **paths, int *fds, guint n, const P2pCaller *caller,
+                  P2pPeer *peer, GPtrArray *warnings, GError **error)
+{
+	g_autoptr(GError) local = NULL;
+	g_autoptr(P2pManifest) m = p2p_manifest_new();
+	g_autoptr(GArray) roots = g_array_new(FALSE, FALSE, sizeof(int));
+
+	if (!peer->online) {
+		close_fds(fds, n);
+		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_PEER_OFFLINE, "peer \"%s\" is offline",
+		            peer->id);
+		return NULL;
+	}
+	for (guint i = 0; i < n; i++) {
+		if (!g_path_is_absolute(paths[i])) {
+			close_fds(fds, n);
+			g_set_error(error, P2P_RPC_ERROR, P2P_RPC_INVALID_PARAMS,
+			            "path \"%s\" is not absolute", paths[i]);
+			return NULL;
+		}
+	}
+	for (guint i = 0; i < n; i++) {
+		int fd = fds[i];
+		fds[i] = -1;
+		if (fd < 0)
+			fd = open(paths[i], O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (fd < 0) {
+			g_set_error(error, P2P_RPC_ERROR, P2P_RPC_IO, "cannot open \"%s\": %s", paths[i],
+			            g_strerror(errno));
+			close_fds(fds, n);
+			close_fds((int *)roots->data, roots->len);
+			return NULL;
+		}
+		int keep = dup(fd);
+		g_array_append_val(roots, keep);
+		if (!p2p_manifest_add(m, paths[i], fd, caller, warnings, &local)) {
+			gboolean usage = local->code == G_IO_ERROR_INVALID_FILENAME ||
+			                 local->code == G_IO_ERROR_EXISTS ||
+			                 local->code == G_IO_ERROR_NOT_REGULAR_FILE;
+			g_set_error(error, P2P_RPC_ERROR, usage ? P2P_RPC_INVALID_PARAMS : P2P_RPC_IO, "%s",
+			            local->message);
+			close_fds(fds, n);
+			close_fds((int *)roots->data, roots->len);
+			return NULL;
+		}
+	}
+	p2p_manifest_finish(m, warnings);
+
+	P2pTransfer *t = p2p_transfer_new(d, TRUE, peer->id);
+	t->manifest = g_steal_pointer(&m);
+	g_array_append_vals(t->root_fds, roots->data, roots->len);
+	g_array_set_size(roots, 0);
+	p2p_transfer_describe(t);
+	t->wire_id = ((guint64)g_random_int() << 32 | g_random_int()) & G_MAXINT64;
+	t->state = P2P_XFER_CONNECTING;
+	p2p_journal_insert(t);
+	g_info("transfer %s: sending %s (%u files, %" G_GUINT64_FORMAT " bytes) to %s", t->id,
+	       t->name, t->files, t->size, t->peer);
+
+	if (peer->session == NULL) {
+		if (p2p_session_connect(d, peer, &local) == NULL) {
+			p2p_transfer_fail(t, 0, P2P_REASON_DISCONNECTED,
+			                  "cannot start a session with %s: %s", peer->id, local->message);
+		}
+	} else if (p2p_session_get_state(peer->session) == P2P_SESSION_READY) {
+		offer(t, peer->session);
+	}
+	return t;
+}
+
+/* FILE_END carries the SHA-256 of the file's bytes; the receiver answers with ACKs
+ * (or a NACK that ends the transfer). */
+static gboolean
+send_file_end(P2pTransfer *t, P2pChannel *c)
+{
+	g_autoptr(JsonObject) o = json_object_new();
+	g_autofree char *hex = p2p_digest_hex(t->md);
+	json_object_set_int_member(o, "xfer", (gint64)t->wire_id);
+	json_object_set_int_member(o, "file", t->cur);
+	json_object_set_string_member(o, "sha256", hex);
+	if (p2p_transfer_is_single_file(t)) {
+		g_free(t->sha256);
+		t->sha256 = g_strdup(hex);
+	}
+	if (p2p_test_hooks == NULL || p2p_test_hooks->file_end == NULL ||
+	    p2p_test_hooks->file_end(o))
+		return p2p_channel_send_json(c, P2P_FRAME_FILE_END, o, NULL);
+	return TRUE;
+}
+
+/* The test seam (p2pd-testhooks.h): without hooks every chunk goes out as it was read. */
+static gboolean
+hook_data(P2pTransfer *t, guint8 *buf, gsize *len, guint64 *xfer, guint32 *file)
+{
+	*xfer = t->wire_id;
+	*file = t->cur;
+	return p2p_test_hooks == NULL || p2p_test_hooks->data == NULL ||
+	       p2p_test_hooks->data(t->bytes, buf, len, xfer, file);
+}
+
+/* The top-level item of e, open: the caller's descriptor, or reopened by path after a
+ * restart and accepted only if it is still the same file or directory (dev, inode). */
+static int
+root_fd(P2pTransfer *t, P2pEntry *e, GError **error)
+{
+	int *fd = &g_array_index(t->root_fds, int, e->root);
+	const char *path = t->manifest->roots->pdata[e->root];
+	struct stat st;
+
+	if (*fd >= 0)
+		return *fd;
+	int r = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (r < 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot open \"%s\" again: %s", path,
+		            g_strerror(errno));
+		return -1;
+	}
+	if (fstat(r, &st) != 0 ||
+	    (guint64)st.st_dev != g_array_index(t->manifest->root_ids, guint64, 2 * e->root) ||
+	    (guint64)st.st_ino != g_array_index(t->manifest->root_ids, guint64, 2 * e->root + 1)) {
+		close(r);
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+		            "\"%s\" was replaced by another file since it was offered", path);
+		return -1;
+	}
+	*fd = r;
+	return r;
+}
+
+/* Opens entry t->cur and checks that it is the file that was offered. */
+static gboolean
+open_source(P2pTransfer *t, GError **error)
+{
+	P2pEntry *e = p2p_manifest_entry(t->manifest, t->cur);
+	const char *slash = strchr(e->path, '/');
+	struct stat st;
+
+	int r = root_fd(t, e, error);
+	if (r < 0)
+		return FALSE;
+	int fd = slash ? openat(r, slash + 1, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+	                                          O_NONBLOCK)
+	               : dup(r);
+	if (fd < 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot open \"%s\": %s", e->path,
+		            g_strerror(errno));
+		return FALSE;
+	}
+	const char *why = NULL;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		why = "it is no longer a regular file";
+	else if ((guint64)st.st_dev != e->dev || (guint64)st.st_ino != e->ino)
+		why = "it was replaced by another file";
+	else if ((guint64)st.st_size != e->size)
+		why = "its size changed";
+	else if (st.st_mtime != e->mtime)
+		why = "it was modified";
+	if (why) {
+		close(fd);
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+		            "\"%s\" changed since it was offered: %s", e->path, why);
+		return FALSE;
+	}
+	t->fd = fd;
+	if (t->cur_off > 0) {
+		t->md = p2p_digest_prefix(fd, t->cur_off, error);
+		if (t->md == NULL) {
+			g_prefix_error(error, "\"%s\": ", e->path);
+			return FALSE;
+		}
+	} else {
+		t->md = EVP_MD_CTX_new();
+		EVP_DigestInit_ex(t->md, EVP_sha256(), NULL);
+	}
+	return TRUE;
+}
+
+static void pump(P2pTransfer *t);
+
+static gboolean
+rate_tick(gpointer data)
+{
+	P2pTransfer *t = data;
+	t->rate_timer = 0;
+	pump(t);
+	return G_SOURCE_REMOVE;
+}
+
+/* With rate-limit set: whether more may go now; if not, pump runs again later. */
+static gboolean
+rate_allows(P2pTransfer *t)
+{
+	guint64 limit = t->d->cfg->rate_limit;
+	if (limit == 0)
+		return TRUE;
+	gint64 now = g_get_monotonic_time();
+	if (t->rate_start == 0 || now - t->rate_start > G_USEC_PER_SEC) {
+		/* one-second windows, so that an idle spell is not saved up as a burst */
+		t->rate_start = now;
+		t->rate_bytes = 0;
+	}
+	guint64 allowed = limit * (guint64)(now - t->rate_start) / G_USEC_PER_SEC + P2P_DATA_CHUNK;
+	if (t->rate_bytes < allowed)
+		return TRUE;
+	if (t->rate_timer == 0)
+		t->rate_timer = g_timeout_add(RATE_TICK_MS, rate_tick, t);
+	return FALSE;
+}
+
+static void
+pump(P2pTransfer *t)
+{
+	P2pChannel *c = t->session ? p2p_session_get_channel(t->session) : NULL;
+	P2pManifest *m = t->manifest;
+	g_autofree guint8 *buf = NULL;
 	g_autoptr(GError) error = NULL;
 
-	if (!p2p_schema_decode(o, end_fields, &c, &error)) {
-		protocol_error(s, "bad FILE_END: %s", error->message);
+	if (c == NULL || t->state != P2P_XFER_TRANSFERRING)
 		return;
+	buf = g_malloc(P2P_DATA_CHUNK);
+	while (t->state == P2P_XFER_TRANSFERRING && p2p_channel_queued(c) < SEND_HIGH_WATER) {
+		if (t->fd < 0) {
+			while (t->cur < m->entries->len &&
+			       p2p_manifest_entry(m, t->cur)->type != P2P_ENTRY_FILE)
+				t->cur++;
+			if (t->cur >= m->entries->len) {
+				/* every file is out: wait for the receiver's last ACK */
+				t->state = P2P_XFER_VERIFYING;
+				p2p_journal_update(t);
+				p2p_transfer_emit(t, P2P_E_TRANSFER_PROGRESS);
+				return;
+			}
+			if (!open_source(t, &error)) {
+				p2p_transfer_fail(t, P2P_FRAME_CANCEL, P2P_REASON_CHANGED, "%s",
+				                  error->message);
+				return;
+			}
+		}
+		if (!rate_allows(t))
+			return;
+		P2pEntry *e = p2p_manifest_entry(m, t->cur);
+		gsize want = MIN((guint64)P2P_DATA_CHUNK, e->size - t->cur_off);
+		ssize_t n = want ? pread(t->fd, buf, want, (off_t)t->cur_off) : 0;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			p2p_transfer_fail(t, P2P_FRAME_CANCEL, P2P_REASON_IO, "cannot read \"%s\": %s",
+			                  e->path, g_strerror(errno));
+			return;
+		}
+		if (n == 0) {
+			char extra;
+			if (t->cur_off < e->size) {
+				p2p_transfer_fail(t, P2P_FRAME_CANCEL, P2P_REASON_CHANGED,
+				                  "\"%s\" shrank to %" G_GUINT64_FORMAT " bytes while being "
+				                  "sent", e->path, t->cur_off);
+				return;
+			}
+			/* a file that grew is sent as offered, but not silently */
+			if (pread(t->fd, &extra, 1, (off_t)e->size) == 1) {
+				p2p_transfer_fail(t, P2P_FRAME_CANCEL, P2P_REASON_CHANGED,
+				                  "\"%s\" grew while being sent", e->path);
+				return;
+			}
+			if (!send_file_end(t, c)) {
+				p2p_transfer_pause(t, "the connection closed");
+				return;
+			}
+			p2p_transfer_release_io(t);
+			t->cur++;
+			t->cur_off = 0;
+			continue;
+		}
+		EVP_DigestUpdate(t->md, buf, n);
+		gsize len = n;
+		guint64 xfer;
+		guint32 file;
+		if (!hook_data(t, buf, &len, &xfer, &file)) {
+			t->cur_off = e->size; /* the hook ends the file here */
+			continue;
+		}
+		if (!p2p_channel_send_data(c, xfer, file, t->cur_off, buf, len, &error)) {
+			p2p_transfer_pause(t, error->message);
+			return;
+		}
+		t->cur_off += n;
+		t->bytes += n;
+		t->wire_bytes += len;
+		t->rate_bytes += len;
+		p2p_transfer_progress(t);
 	}
-	P2pTransfer *t = find(d, s, FALSE, c.xfer);
-	if (t == NULL || t->state != P2P_XFER_TRANSFERRING)
-		return;
-	if (t->bytes != t->size) {
-		fail(t, P2P_FRAME_NACK, P2P_REASON_BAD_SIZE,
-		     "the stream ended after %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " bytes",
-		     t->bytes, t->size);
-		return;
-	}
-	t->state = P2P_XFER_VERIFYING;
-	g_autofree char *got = digest_hex(t->md);
-	if (g_ascii_strcasecmp(got, c.sha256) != 0) {
-		fail(t, P2P_FRAME_NACK, P2P_REASON_HASH_MISMATCH,
-		     "SHA-256 mismatch: the sender announced %s, the received bytes hash to %s",
-		     c.sha256, got);
-		return;
-	}
-	t->sha256 = g_steal_pointer(&got);
-	if (fsync(t->fd) != 0 || fchmod(t->fd, 0640) != 0) {
-		fail(t, P2P_FRAME_NACK, P2P_REASON_IO, "the receiver cannot sync the file: %s",
-		     g_strerror(errno));
-		return;
-	}
-	close(t->fd);
-	t->fd = -1;
-	g_autofree char *final_path = NULL;
-	if (!p2p_inbox_commit(d->cfg->save_dir, t->partial_path, t->name, &final_path, &error)) {
-		fail(t, P2P_FRAME_NACK, P2P_REASON_IO, "%s", error->message);
-		return;
-	}
-	g_clear_pointer(&t->partial_path, g_free);
-	t->path = g_steal_pointer(&final_path);
+}
 
-	g_autoptr(JsonObject) ack = json_object_new();
-	json_object_set_int_member(ack, "xfer", (gint64)t->wire_id);
-	json_object_set_int_member(ack, "file", 0);
-	json_object_set_string_member(ack, "sha256", t->sha256);
-	p2p_channel_send_json(p2p_session_get_channel(s), P2P_FRAME_ACK, ack, NULL);
-	t->state = P2P_XFER_TRANSFERRING; /* so that finish() sees it active */
-	finish(t, P2P_XFER_COMPLETE, NULL, NULL);
+/* ---- answers to the sender -------------------------------------------------------- */
+
+typedef struct {
+	guint64 xfer;
+	guint64 file;
+	guint64 offset;
+	guint64 upto;
+	const char *code;
+	const char *message;
+} Answer;
+
+static const P2pField accept_fields[] = {
+	P2P_FIELD(Answer, xfer, "xfer", P2P_FIELD_UINT, TRUE, 0),
+	P2P_FIELD(Answer, file, "file", P2P_FIELD_UINT, TRUE, 0),
+	P2P_FIELD(Answer, offset, "offset", P2P_FIELD_UINT, TRUE, 0),
+	{ NULL },
+};
+static const P2pField ack_fields[] = {
+	P2P_FIELD(Answer, xfer, "xfer", P2P_FIELD_UINT, TRUE, 0),
+	P2P_FIELD(Answer, upto, "upto", P2P_FIELD_UINT, TRUE, 0),
+	{ NULL },
+};
+static const P2pField reason_fields[] = {
+	P2P_FIELD(Answer, xfer, "xfer", P2P_FIELD_UINT, TRUE, 0),
+	P2P_FIELD(Answer, file, "file", P2P_FIELD_UINT, FALSE, 0),
+	P2P_FIELD(Answer, code, "code", P2P_FIELD_STRING, TRUE, 64),
+	P2P_FIELD(Answer, message, "message", P2P_FIELD_STRING, FALSE, 1024),
+	{ NULL },
+};
+
+/* ACCEPT: start at entry file, byte offset (both 0 for a new transfer). */
+static void
+on_accept(P2pTransfer *t, const Answer *a)
+{
+	P2pManifest *m = t->manifest;
+	if (t->state != P2P_XFER_OFFERED)
+		return;
+	if (a->file > m->entries->len ||
+	    (a->file < m->entries->len && a->offset > p2p_manifest_entry(m, a->file)->size) ||
+	    (a->file == m->entries->len && a->offset != 0)) {
+		p2p_transfer_fail(t, P2P_FRAME_CANCEL, P2P_REASON_PROTOCOL,
+		                  "the receiver asked to start at entry %" G_GUINT64_FORMAT
+		                  " offset %" G_GUINT64_FORMAT ", outside the offer", a->file,
+		                  a->offset);
+		return;
+	}
+	t->cur = a->file;
+	t->cur_off = a->offset;
+	t->bytes = a->offset;
+	for (guint i = 0; i < t->cur; i++)
+		t->bytes += p2p_manifest_entry(m, i)->size;
+	t->state = P2P_XFER_TRANSFERRING;
+	t->rate_start = 0;
+	p2p_transfer_clear_reason(t);
+	if (t->resumed || t->bytes > 0) {
+		g_info("transfer %s: resuming at %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " bytes",
+		       t->id, t->bytes, t->size);
+		p2p_transfer_emit(t, P2P_E_TRANSFER_RESUMED);
+	} else {
+		p2p_transfer_emit(t, P2P_E_TRANSFER_START);
+	}
+	t->resumed = TRUE;
+	p2p_journal_update(t);
+	pump(t);
+}
+
+static void
+on_ack(P2pTransfer *t, const Answer *a)
+{
+	if (t->state != P2P_XFER_TRANSFERRING && t->state != P2P_XFER_VERIFYING &&
+	    t->state != P2P_XFER_OFFERED)
+		return;
+	if (a->upto > t->count) {
+		p2p_transfer_fail(t, P2P_FRAME_CANCEL, P2P_REASON_PROTOCOL,
+		                  "the receiver acknowledged %" G_GUINT64_FORMAT " of %u entries",
+		                  a->upto, t->count);
+		return;
+	}
+	t->upto = MAX(t->upto, (guint)a->upto);
+	if (t->upto == t->count) {
+		t->bytes = t->size;
+		p2p_transfer_finish(t, P2P_XFER_COMPLETE, NULL, NULL);
+		return;
+	}
+	p2p_journal_update(t);
 }
 
 static void
 handle_answer(P2pDaemon *d, P2pSession *s, guint8 type, JsonObject *o)
 {
-	Control c = { 0 };
+	Answer a = { 0 };
 	g_autoptr(GError) error = NULL;
 	const P2pField *fields = type == P2P_FRAME_ACCEPT ? accept_fields
-	                         : type == P2P_FRAME_ACK  ? end_fields
+	                         : type == P2P_FRAME_ACK  ? ack_fields
 	                                                  : reason_fields;
 
-	if (!p2p_schema_decode(o, fields, &c, &error)) {
-		protocol_error(s, "bad frame 0x%02x: %s", type, error->message);
+	if (!p2p_schema_decode(o, fields, &a, &error)) {
+		p2p_transfer_protocol_error(s, "bad %s frame: %s", p2p_frame_type_name(type),
+		                            error->message);
 		return;
 	}
+	const char *message = a.message ? a.message : a.code;
 	if (type == P2P_FRAME_CANCEL) {
 		/* either direction */
-		P2pTransfer *t = find(d, s, FALSE, c.xfer);
+		P2pTransfer *t = p2p_transfer_find(d, s, FALSE, a.xfer);
 		if (t == NULL)
-			t = find(d, s, TRUE, c.xfer);
-		if (t) {
-			g_autofree char *m = g_strdup_printf("%s: %s", t->peer,
-			                                     c.message ? c.message : c.code);
-			finish(t, g_strcmp0(c.code, P2P_REASON_CANCELLED) == 0 ? P2P_XFER_CANCELLED
-			                                                       : P2P_XFER_FAILED,
-			       c.code, m);
+			t = p2p_transfer_find(d, s, TRUE, a.xfer);
+		if (t == NULL)
+			t = p2p_transfer_find_wire(d, p2p_session_peer_id(s), TRUE, a.xfer);
+		if (t && p2p_transfer_is_active(t)) {
+			/* say who, unless the peer's message already does */
+			g_autofree char *m = g_str_has_prefix(message, t->peer)
+			                         ? g_strdup(message)
+			                         : g_strdup_printf("%s: %s", t->peer, message);
+			p2p_transfer_finish(t,
+			                    g_strcmp0(a.code, P2P_REASON_CANCELLED) == 0 ? P2P_XFER_CANCELLED
+			                                                                 : P2P_XFER_FAILED,
+			                    a.code, m);
 		}
 		return;
 	}
-	P2pTransfer *t = find(d, s, TRUE, c.xfer);
+	P2pTransfer *t = p2p_transfer_find(d, s, TRUE, a.xfer);
 	if (t == NULL)
 		return;
 	switch (type) {
 	case P2P_FRAME_ACCEPT:
-		if (t->state != P2P_XFER_OFFERED)
-			return;
-		t->md = EVP_MD_CTX_new();
-		EVP_DigestInit_ex(t->md, EVP_sha256(), NULL);
-		t->state = P2P_XFER_TRANSFERRING;
-		emit(t, P2P_E_TRANSFER_START);
-		pump(t);
+		on_accept(t, &a);
+		break;
+	case P2P_FRAME_ACK:
+		on_ack(t, &a);
 		break;
 	case P2P_FRAME_REJECT:
 		if (t->state == P2P_XFER_OFFERED)
-			finish(t, P2P_XFER_REJECTED, c.code, c.message ? c.message : c.code);
-		break;
-	case P2P_FRAME_ACK:
-		if (t->state != P2P_XFER_VERIFYING)
-			return;
-		if (g_ascii_strcasecmp(c.sha256, t->sha256) != 0) {
-			fail(t, 0, P2P_REASON_HASH_MISMATCH,
-			     "the receiver acknowledged SHA-256 %s, the file hashes to %s", c.sha256,
-			     t->sha256);
-			return;
-		}
-		finish(t, P2P_XFER_COMPLETE, NULL, NULL);
+			p2p_transfer_finish(t, P2P_XFER_REJECTED, a.code, message);
 		break;
 	case P2P_FRAME_NACK:
-		finish(t, P2P_XFER_FAILED, c.code, c.message ? c.message : c.code);
+		p2p_transfer_finish(t, P2P_XFER_FAILED, a.code, message);
 		break;
 	default:
 		break;
@@ -828,20 +914,23 @@ p2p_transfers_frame(P2pDaemon *d, P2pSession *s, guint8 type, GBytes *payload)
 	g_autoptr(GError) error = NULL;
 
 	if (type == P2P_FRAME_DATA) {
-		handle_data(d, s, payload);
+		p2p_receive_data(d, s, payload);
 		return;
 	}
 	g_autoptr(JsonObject) o = p2p_frame_parse_json(payload, &error);
 	if (o == NULL) {
-		protocol_error(s, "bad frame 0x%02x: %s", type, error->message);
+		p2p_transfer_protocol_error(s, "bad frame 0x%02x: %s", type, error->message);
 		return;
 	}
 	switch (type) {
 	case P2P_FRAME_OFFER:
-		handle_offer(d, s, o);
+		p2p_receive_offer(d, s, o);
+		break;
+	case P2P_FRAME_MANIFEST:
+		p2p_receive_manifest(d, s, o);
 		break;
 	case P2P_FRAME_FILE_END:
-		handle_file_end(d, s, o);
+		p2p_receive_file_end(d, s, o);
 		break;
 	case P2P_FRAME_ACCEPT:
 	case P2P_FRAME_REJECT:
@@ -851,21 +940,148 @@ p2p_transfers_frame(P2pDaemon *d, P2pSession *s, guint8 type, GBytes *payload)
 		handle_answer(d, s, type, o);
 		break;
 	default:
-		protocol_error(s, "unexpected frame type 0x%02x", type);
+		p2p_transfer_protocol_error(s, "unexpected frame type 0x%02x", type);
 		break;
 	}
 }
 
-/* ---- session events ----------------------------------------------------------- */
+/* ---- control entry points ----------------------------------------------------------- */
+
+gboolean
+p2p_transfer_accept(P2pTransfer *t, const char *output, GError **error)
+{
+	if (t->outgoing || t->state != P2P_XFER_OFFERED || t->accepted) {
+		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_STATE,
+		            "transfer %s is not an incoming offer waiting for an answer (it is %s)",
+		            t->id, p2p_transfer_state_name(t->state));
+		return FALSE;
+	}
+	return p2p_receive_accept(t, output, error);
+}
+
+gboolean
+p2p_transfer_reject(P2pTransfer *t, const char *reason, GError **error)
+{
+	if (t->outgoing || t->state != P2P_XFER_OFFERED || t->accepted) {
+		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_STATE,
+		            "transfer %s is not an incoming offer waiting for an answer (it is %s)",
+		            t->id, p2p_transfer_state_name(t->state));
+		return FALSE;
+	}
+	g_autofree char *msg = g_strdup_printf("%s declined %s%s%s", t->d->cfg->agent, t->name,
+	                                       reason ? ": " : "", reason ? reason : "");
+	p2p_transfer_send_reason(t->session, P2P_FRAME_REJECT, t->wire_id, 0,
+	                         P2P_REASON_DECLINED, msg);
+	p2p_transfer_finish(t, P2P_XFER_REJECTED, P2P_REASON_DECLINED, msg);
+	return TRUE;
+}
+
+gboolean
+p2p_transfer_cancel(P2pTransfer *t, const char *reason, GError **error)
+{
+	if (!p2p_transfer_is_active(t)) {
+		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_STATE,
+		            "transfer %s has already ended (it is %s)", t->id,
+		            p2p_transfer_state_name(t->state));
+		return FALSE;
+	}
+	g_autofree char *msg = g_strdup_printf("%s cancelled %s%s%s", t->d->cfg->agent, t->name,
+	                                       reason ? ": " : "", reason ? reason : "");
+	if (t->session)
+		p2p_transfer_send_reason(t->session, P2P_FRAME_CANCEL, t->wire_id, 0,
+		                         P2P_REASON_CANCELLED, msg);
+	else
+		t->tell_peer = t->outgoing;
+	p2p_transfer_finish(t, P2P_XFER_CANCELLED, P2P_REASON_CANCELLED, msg);
+	return TRUE;
+}
+
+/* ---- session and presence events --------------------------------------------------- */
+
+static gboolean
+has_outgoing(P2pDaemon *d, const char *peer)
+{
+	GHashTableIter it;
+	gpointer v;
+	g_hash_table_iter_init(&it, d->transfers);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		P2pTransfer *t = v;
+		if (t->outgoing && (p2p_transfer_is_active(t) || t->tell_peer) &&
+		    t->session == NULL && strcmp(t->peer, peer) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+static void
+connect_peer(P2pDaemon *d, P2pPeer *peer)
+{
+	g_autoptr(GError) error = NULL;
+	if (peer->session || !peer->online || !has_outgoing(d, peer->id))
+		return;
+	g_info("transfers to %s are waiting: connecting", peer->id);
+	if (p2p_session_connect(d, peer, &error) == NULL)
+		g_warning("session %s: %s", peer->id, error->message);
+}
+
+static gboolean
+reconnect_cb(gpointer data)
+{
+	P2pPeer *peer = data;
+	peer->retry = 0;
+	connect_peer(peer->daemon, peer);
+	return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_reconnect(P2pDaemon *d, const char *id)
+{
+	if (d->stopping)
+		return;
+	P2pPeer *peer = p2p_daemon_lookup_peer(d, id);
+	if (peer == NULL || peer->retry || !has_outgoing(d, id))
+		return;
+	peer->backoff = CLAMP(peer->backoff * 2, RECONNECT_MIN_S, RECONNECT_MAX_S);
+	/* jitter, so that two daemons that lost each other do not call at the same instant */
+	guint ms = peer->backoff * 1000 + g_random_int_range(0, 500);
+	peer->retry = g_timeout_add(ms, reconnect_cb, peer);
+}
+
+void
+p2p_transfers_peer_online(P2pDaemon *d, P2pPeer *peer)
+{
+	peer->backoff = 0;
+	g_clear_handle_id(&peer->retry, g_source_remove);
+	connect_peer(d, peer);
+}
 
 void
 p2p_transfers_session_ready(P2pDaemon *d, P2pSession *s)
 {
 	g_autoptr(GPtrArray) all = p2p_hash_values(d->transfers);
+	const char *peer_id = p2p_session_peer_id(s);
+	P2pPeer *peer = p2p_daemon_lookup_peer(d, peer_id);
+
+	if (peer) {
+		peer->backoff = 0;
+		g_clear_handle_id(&peer->retry, g_source_remove);
+	}
 	for (guint i = 0; i < all->len; i++) {
 		P2pTransfer *t = all->pdata[i];
-		if (t->outgoing && t->state == P2P_XFER_CONNECTING &&
-		    strcmp(t->peer, p2p_session_peer_id(s)) == 0)
+		if (!t->outgoing || strcmp(t->peer, peer_id) != 0)
+			continue;
+		if (t->tell_peer) {
+			/* ended while we were apart: say so, or the peer would wait for it */
+			t->tell_peer = FALSE;
+			g_autoptr(JsonObject) o = json_object_new();
+			json_object_set_int_member(o, "xfer", (gint64)t->wire_id);
+			json_object_set_string_member(o, "code", t->reason_code);
+			json_object_set_string_member(o, "message", t->reason_message);
+			p2p_channel_send_json(p2p_session_get_channel(s), P2P_FRAME_CANCEL, o, NULL);
+			continue;
+		}
+		if (t->session == NULL &&
+		    (t->state == P2P_XFER_CONNECTING || t->state == P2P_XFER_PAUSED))
 			offer(t, s);
 	}
 }
@@ -886,15 +1102,55 @@ p2p_transfers_session_closed(P2pDaemon *d, P2pSession *s, const char *code,
                              const char *message)
 {
 	g_autoptr(GPtrArray) all = p2p_hash_values(d->transfers);
-	P2pPeer *peer = p2p_daemon_lookup_peer(d, p2p_session_peer_id(s));
+	const char *peer_id = p2p_session_peer_id(s);
+	P2pPeer *peer = d->stopping ? NULL : p2p_daemon_lookup_peer(d, peer_id);
 	gboolean taken_over = peer && peer->session && peer->session != s;
+	gboolean pause = g_strcmp0(code, P2P_REASON_DISCONNECTED) == 0;
 
+	p2p_receive_session_closed(d, s);
 	for (guint i = 0; i < all->len; i++) {
 		P2pTransfer *t = all->pdata[i];
 		if (!p2p_transfer_is_active(t))
 			continue;
-		if (t->session == s ||
-		    (t->session == NULL && !taken_over && strcmp(t->peer, p2p_session_peer_id(s)) == 0))
-			finish(t, P2P_XFER_FAILED, code, message);
+		gboolean mine = t->session == s ||
+		                (t->session == NULL && !taken_over && t->outgoing &&
+		                 t->state == P2P_XFER_CONNECTING && strcmp(t->peer, peer_id) == 0);
+		if (!mine)
+			continue;
+		if (pause)
+			p2p_transfer_pause(t, message);
+		else
+			p2p_transfer_finish(t, P2P_XFER_FAILED, code, message);
 	}
+	if (pause && !taken_over)
+		schedule_reconnect(d, peer_id);
+}
+
+void
+p2p_transfers_load(P2pDaemon *d)
+{
+	g_autoptr(GPtrArray) rows = p2p_journal_load(d);
+	guint resumed = 0;
+
+	for (guint i = 0; i < rows->len; i++) {
+		P2pTransfer *t = rows->pdata[i];
+		g_hash_table_insert(d->transfers, t->id, t);
+		if (!p2p_transfer_is_active(t))
+			continue;
+		resumed++;
+		t->resumed = TRUE;
+		if (t->outgoing || t->accepted) {
+			t->state = P2P_XFER_PAUSED;
+			g_free(t->reason_code);
+			g_free(t->reason_message);
+			t->reason_code = g_strdup(P2P_REASON_DISCONNECTED);
+			t->reason_message = g_strdup("p2pd restarted; continues when the peer is back");
+			p2p_journal_update(t);
+		} else {
+			p2p_receive_arm_expiry(t);
+		}
+	}
+	if (resumed)
+		g_info("journal: %u unfinished transfers continue when their peers are back", resumed);
+	p2p_receive_clean_staging(d);
 }

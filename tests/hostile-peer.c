@@ -25,7 +25,7 @@ static guint64 offered_size; /* the true size, as the real sender put it in the 
 static JsonObject *
 first_file(JsonObject *offer)
 {
-	return json_array_get_object_element(json_object_get_array_member(offer, "files"), 0);
+	return json_array_get_object_element(json_object_get_array_member(offer, "entries"), 0);
 }
 
 static void
@@ -38,7 +38,7 @@ static void
 rename_to(JsonObject *offer, const char *name)
 {
 	remember_size(offer);
-	json_object_set_string_member(first_file(offer), "name", name);
+	json_object_set_string_member(first_file(offer), "path", name);
 }
 
 static void offer_slash(JsonObject *o) { rename_to(o, "../../etc/x"); }
@@ -51,15 +51,15 @@ static void
 offer_two_files(JsonObject *o)
 {
 	JsonObject *second = json_object_new();
-	json_object_set_string_member(second, "name", "second.txt");
+	json_object_set_string_member(second, "path", "second.txt");
 	json_object_set_int_member(second, "size", 1);
-	json_array_add_object_element(json_object_get_array_member(o, "files"), second);
+	json_array_add_object_element(json_object_get_array_member(o, "entries"), second);
 }
 
 /* The last chunk carries EXTRA_BYTES more than the file has (the test picks a size
  * that leaves room for them in the chunk buffer). */
 static gboolean
-data_more(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer)
+data_more(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer, guint32 *file)
 {
 	if (offset + *len == offered_size && *len + EXTRA_BYTES <= P2P_DATA_CHUNK) {
 		memset(buf + *len, 'X', EXTRA_BYTES);
@@ -70,7 +70,7 @@ data_more(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer)
 
 /* Half the file, then FILE_END as if that were all. */
 static gboolean
-data_less(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer)
+data_less(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer, guint32 *file)
 {
 	return offset == 0 || offset < offered_size / 2;
 }
@@ -78,7 +78,7 @@ data_less(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer)
 /* One flipped byte; the sender hashes what it read, so the FILE_END hash is the
  * original's. */
 static gboolean
-data_corrupt(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer)
+data_corrupt(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer, guint32 *file)
 {
 	if (offset == 0 && *len > 0)
 		buf[*len / 2] ^= 0xff;
@@ -88,7 +88,7 @@ data_corrupt(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer)
 /* The first chunk one byte short: the next one starts where the receiver does not
  * expect it. */
 static gboolean
-data_gap(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer)
+data_gap(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer, guint32 *file)
 {
 	if (offset == 0 && *len > 1)
 		*len -= 1;
@@ -96,14 +96,14 @@ data_gap(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer)
 }
 
 static gboolean
-data_truncate(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer)
+data_truncate(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer, guint32 *file)
 {
 	return offset < TRUNCATE_AT;
 }
 
 /* Every chunk under a transfer id that was never offered. */
 static gboolean
-data_unknown(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer)
+data_unknown(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer, guint32 *file)
 {
 	*xfer = (*xfer + 1) & G_MAXINT64;
 	return TRUE;

@@ -218,6 +218,13 @@ test_json(void)
 	expect_json_error("{\"a\":");
 	expect_json_error("");
 	expect_json_error("{\"a\":\"\xff\"}");
+	/* json-glib would cut "a\u0000b" to "a": refused instead */
+	expect_json_error("{\"path\":\"a\\u0000b\"}");
+	/* an escaped backslash before "u0000" is no NUL */
+	g_autoptr(GBytes) ok = g_bytes_new_static("{\"p\":\"\\\\u0000\"}", 15);
+	g_autoptr(JsonObject) back2 = p2p_frame_parse_json(ok, &error);
+	g_assert_no_error(error);
+	g_assert_cmpstr(json_object_get_string_member(back2, "p"), ==, "\\u0000");
 }
 
 int

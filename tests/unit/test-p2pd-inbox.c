@@ -209,133 +209,100 @@ write_file(const char *path, const char *text)
 	g_assert_cmpint(close(fd), ==, 0);
 }
 
-/* A partial file holding text, closed; returns its path. */
-static char *
-partial_with(const char *dir, const char *text)
+/* A finished item "name" holding text in the staging directory stage. */
+static void
+staged(const char *stage, const char *name, const char *text)
 {
-	g_autoptr(GError) error = NULL;
-	char *path = NULL;
-	int fd = p2p_inbox_open_partial(dir, &path, &error);
-	g_assert_no_error(error);
-	g_assert_cmpint(fd, >=, 0);
-	g_assert_cmpint(write(fd, text, strlen(text)), ==, (gssize)strlen(text));
-	g_assert_cmpint(close(fd), ==, 0);
-	return path;
+	g_autofree char *path = g_build_filename(stage, name, NULL);
+	write_file(path, text);
 }
 
-static void
-test_open_partial(void)
+static int
+open_dir(const char *path)
 {
-	g_autofree char *dir = make_dir();
-	g_autofree char *pdir = g_build_filename(dir, P2P_INBOX_PARTIAL_DIR, NULL);
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	g_assert_cmpint(fd, >=, 0);
+	return fd;
+}
+
+/* Commits stage/name into dir, expects the name final, and that it holds text. */
+static void
+commit_as(const char *stage, const char *dir, const char *name, const char *final,
+          const char *text)
+{
 	g_autoptr(GError) error = NULL;
-	g_autofree char *path = NULL;
-	g_autofree char *path2 = NULL;
-	struct stat st;
-
-	int fd = p2p_inbox_open_partial(dir, &path, &error);
+	int from = open_dir(stage), to = open_dir(dir);
+	g_autofree char *got = p2p_inbox_commit_at(from, name, to, &error);
 	g_assert_no_error(error);
-	g_assert_cmpint(fd, >=, 0);
-	g_assert_true(g_str_has_prefix(path, pdir));
-	g_assert_true(path[strlen(pdir)] == '/');
-	g_assert_true(g_str_has_suffix(path, ".part"));
-	g_assert_cmpint(fstat(fd, &st), ==, 0);
-	g_assert_true(S_ISREG(st.st_mode));
-	g_assert_cmpuint(st.st_mode & 07777, ==, 0600);
-	g_assert_cmpuint(st.st_size, ==, 0);
-	/* close-on-exec: it must not leak into anything the daemon runs */
-	g_assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
-	close(fd);
-	g_assert_cmpint(stat(pdir, &st), ==, 0);
-	g_assert_true(S_ISDIR(st.st_mode));
-	g_assert_cmpuint(st.st_mode & 0777, ==, 0700);
-
-	/* a second one: the directory exists already, the name is new */
-	fd = p2p_inbox_open_partial(dir, &path2, &error);
-	g_assert_no_error(error);
-	g_assert_cmpint(fd, >=, 0);
-	close(fd);
-	g_assert_cmpstr(path, !=, path2);
-
-	/* a save dir that does not exist: an error naming the path, no fd */
-	g_autofree char *missing = g_build_filename(dir, "no", "such", NULL);
-	g_autofree char *path3 = NULL;
-	fd = p2p_inbox_open_partial(missing, &path3, &error);
-	g_assert_cmpint(fd, ==, -1);
-	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
-	g_assert_nonnull(strstr(error->message, missing));
-	g_assert_null(path3);
-
-	rm_rf(dir);
+	g_assert_cmpstr(got, ==, final);
+	close(from);
+	close(to);
+	g_autofree char *src = g_build_filename(stage, name, NULL);
+	g_assert_false(g_file_test(src, G_FILE_TEST_EXISTS | G_FILE_TEST_IS_SYMLINK));
+	if (text) {
+		g_autofree char *path = g_build_filename(dir, final, NULL);
+		g_autofree char *t = read_file(path);
+		g_assert_cmpstr(t, ==, text);
+	}
 }
 
 static void
 test_commit_no_overwrite(void)
 {
 	g_autofree char *dir = make_dir();
-	g_autoptr(GError) error = NULL;
+	g_autofree char *stage = make_dir();
 	g_autofree char *orig = g_build_filename(dir, "a.txt", NULL);
 
 	write_file(orig, "original");
-
-	g_autofree char *p1 = partial_with(dir, "first");
-	g_autofree char *final1 = NULL;
-	g_assert_true(p2p_inbox_commit(dir, p1, "a.txt", &final1, &error));
-	g_assert_no_error(error);
-	g_autofree char *want1 = g_build_filename(dir, "a (1).txt", NULL);
-	g_assert_cmpstr(final1, ==, want1);
-	g_autofree char *t1 = read_file(final1);
-	g_assert_cmpstr(t1, ==, "first");
+	staged(stage, "a.txt", "first");
+	commit_as(stage, dir, "a.txt", "a (1).txt", "first");
 	g_autofree char *t0 = read_file(orig);
 	g_assert_cmpstr(t0, ==, "original");
-	g_assert_false(g_file_test(p1, G_FILE_TEST_EXISTS));
 
-	g_autofree char *p2 = partial_with(dir, "second");
-	g_autofree char *final2 = NULL;
-	g_assert_true(p2p_inbox_commit(dir, p2, "a.txt", &final2, &error));
-	g_autofree char *want2 = g_build_filename(dir, "a (2).txt", NULL);
-	g_assert_cmpstr(final2, ==, want2);
-	g_autofree char *t2 = read_file(final2);
-	g_assert_cmpstr(t2, ==, "second");
-	g_autofree char *t1b = read_file(final1);
-	g_assert_cmpstr(t1b, ==, "first");
-	g_assert_false(g_file_test(p2, G_FILE_TEST_EXISTS));
+	staged(stage, "a.txt", "second");
+	commit_as(stage, dir, "a.txt", "a (2).txt", "second");
+	g_autofree char *first = g_build_filename(dir, "a (1).txt", NULL);
+	g_autofree char *t1 = read_file(first);
+	g_assert_cmpstr(t1, ==, "first");
 
 	/* a free name is used as it is */
-	g_autofree char *p3 = partial_with(dir, "third");
-	g_autofree char *final3 = NULL;
-	g_assert_true(p2p_inbox_commit(dir, p3, ".bashrc", &final3, &error));
-	g_autofree char *want3 = g_build_filename(dir, ".bashrc", NULL);
-	g_assert_cmpstr(final3, ==, want3);
+	staged(stage, ".bashrc", "third");
+	commit_as(stage, dir, ".bashrc", ".bashrc", "third");
 
-	/* a directory or a dangling symlink under the name is not replaced either */
+	/* a directory or a dangling symlink under the name is not replaced either, and a
+	 * directory is moved whole without landing in an existing one */
 	g_autofree char *sub = g_build_filename(dir, "sub", NULL);
 	g_assert_cmpint(g_mkdir(sub, 0700), ==, 0);
-	g_autofree char *p4 = partial_with(dir, "fourth");
-	g_autofree char *final4 = NULL;
-	g_assert_true(p2p_inbox_commit(dir, p4, "sub", &final4, &error));
-	g_autofree char *want4 = g_build_filename(dir, "sub (1)", NULL);
-	g_assert_cmpstr(final4, ==, want4);
+	staged(stage, "sub", "fourth");
+	commit_as(stage, dir, "sub", "sub (1)", "fourth");
 	g_assert_true(g_file_test(sub, G_FILE_TEST_IS_DIR));
+
+	g_autofree char *tree = g_build_filename(stage, "sub", NULL);
+	g_assert_cmpint(g_mkdir(tree, 0700), ==, 0);
+	staged(tree, "inside", "fifth");
+	commit_as(stage, dir, "sub", "sub (2)", NULL);
+	g_autofree char *inside = g_build_filename(dir, "sub (2)", "inside", NULL);
+	g_autofree char *t5 = read_file(inside);
+	g_assert_cmpstr(t5, ==, "fifth");
+	g_autofree char *not_in_old = g_build_filename(sub, "inside", NULL);
+	g_assert_false(g_file_test(not_in_old, G_FILE_TEST_EXISTS));
 
 	g_autofree char *link_path = g_build_filename(dir, "link", NULL);
 	g_autofree char *target = g_build_filename(dir, "target-that-is-not-there", NULL);
 	g_assert_cmpint(symlink(target, link_path), ==, 0);
-	g_autofree char *p5 = partial_with(dir, "fifth");
-	g_autofree char *final5 = NULL;
-	g_assert_true(p2p_inbox_commit(dir, p5, "link", &final5, &error));
-	g_autofree char *want5 = g_build_filename(dir, "link (1)", NULL);
-	g_assert_cmpstr(final5, ==, want5);
+	staged(stage, "link", "sixth");
+	commit_as(stage, dir, "link", "link (1)", "sixth");
 	g_assert_false(g_file_test(target, G_FILE_TEST_EXISTS));
 
 	rm_rf(dir);
+	rm_rf(stage);
 }
 
 static void
 test_commit_long_name(void)
 {
 	g_autofree char *dir = make_dir();
-	g_autoptr(GError) error = NULL;
+	g_autofree char *stage = make_dir();
 	char name[P2P_NAME_MAX + 1];
 
 	memset(name, 'n', P2P_NAME_MAX);
@@ -343,73 +310,36 @@ test_commit_long_name(void)
 	g_assert_true(p2p_inbox_name_valid(name, NULL));
 	g_autofree char *orig = g_build_filename(dir, name, NULL);
 	write_file(orig, "original");
-
-	g_autofree char *p = partial_with(dir, "new");
-	g_autofree char *final = NULL;
-	if (!p2p_inbox_commit(dir, p, name, &final, &error))
-		g_error("a taken %d-byte name: %s", P2P_NAME_MAX, error->message);
-	g_autofree char *t = read_file(final);
-	g_assert_cmpstr(t, ==, "new");
+	staged(stage, name, "new");
+	g_autofree char *want = p2p_inbox_collision_name(name, 1);
+	g_assert_cmpuint(strlen(want), <=, P2P_NAME_MAX);
+	commit_as(stage, dir, name, want, "new");
 	g_autofree char *t0 = read_file(orig);
 	g_assert_cmpstr(t0, ==, "original");
-	g_autofree char *base = g_path_get_basename(final);
-	g_assert_true(g_str_has_suffix(base, " (1)"));
 
 	rm_rf(dir);
+	rm_rf(stage);
 }
 
 static void
 test_commit_errors(void)
 {
 	g_autofree char *dir = make_dir();
+	g_autofree char *stage = make_dir();
 	g_autoptr(GError) error = NULL;
-	g_autofree char *gone = g_build_filename(dir, "gone.part", NULL);
-	g_autofree char *final = NULL;
+	int from = open_dir(stage), to = open_dir(dir);
 
-	/* the partial file vanished: an error, not a loop through "name (n)" */
-	g_assert_false(p2p_inbox_commit(dir, gone, "x", &final, &error));
+	/* the staged item vanished: an error, not a loop through "name (n)" */
+	g_autofree char *final = p2p_inbox_commit_at(from, "gone", to, &error);
 	g_assert_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
 	g_assert_null(final);
-	g_autofree char *x = g_build_filename(dir, "x", NULL);
+	g_autofree char *x = g_build_filename(dir, "gone", NULL);
 	g_assert_false(g_file_test(x, G_FILE_TEST_EXISTS));
+	close(from);
+	close(to);
 
 	rm_rf(dir);
-}
-
-static void
-test_clean_partials(void)
-{
-	g_autofree char *dir = make_dir();
-	g_autofree char *pdir = g_build_filename(dir, P2P_INBOX_PARTIAL_DIR, NULL);
-	g_autofree char *a = partial_with(dir, "a");
-	g_autofree char *b = partial_with(dir, "b");
-	g_autofree char *keep1 = g_build_filename(pdir, "notes.txt", NULL);
-	g_autofree char *keep2 = g_build_filename(pdir, "x.part.bak", NULL);
-	g_autofree char *inbox_part = g_build_filename(dir, "received.part", NULL);
-
-	write_file(keep1, "keep");
-	write_file(keep2, "keep");
-	/* a received file that happens to end in .part lives in the inbox, not in the
-	 * staging directory: it is the user's */
-	write_file(inbox_part, "user's file");
-
-	p2p_inbox_clean_partials(dir);
-	g_assert_false(g_file_test(a, G_FILE_TEST_EXISTS));
-	g_assert_false(g_file_test(b, G_FILE_TEST_EXISTS));
-	g_assert_true(g_file_test(keep1, G_FILE_TEST_EXISTS));
-	g_assert_true(g_file_test(keep2, G_FILE_TEST_EXISTS));
-	g_assert_true(g_file_test(inbox_part, G_FILE_TEST_EXISTS));
-	g_assert_true(g_file_test(pdir, G_FILE_TEST_IS_DIR));
-
-	/* nothing to clean, or no staging directory at all: no harm */
-	p2p_inbox_clean_partials(dir);
-	g_autofree char *empty = make_dir();
-	p2p_inbox_clean_partials(empty);
-	g_autofree char *nowhere = g_build_filename(empty, "missing", NULL);
-	p2p_inbox_clean_partials(nowhere);
-
-	rm_rf(dir);
-	rm_rf(empty);
+	rm_rf(stage);
 }
 
 static void
@@ -443,11 +373,9 @@ main(int argc, char **argv)
 	g_test_add_func("/p2pd/inbox/name-valid", test_name_valid);
 	g_test_add_func("/p2pd/inbox/collision-name", test_collision_name);
 	g_test_add_func("/p2pd/inbox/collision-name-long", test_collision_name_long);
-	g_test_add_func("/p2pd/inbox/open-partial", test_open_partial);
 	g_test_add_func("/p2pd/inbox/commit-no-overwrite", test_commit_no_overwrite);
 	g_test_add_func("/p2pd/inbox/commit-long-name", test_commit_long_name);
 	g_test_add_func("/p2pd/inbox/commit-errors", test_commit_errors);
-	g_test_add_func("/p2pd/inbox/clean-partials", test_clean_partials);
 	g_test_add_func("/p2pd/inbox/check-space", test_check_space);
 	return g_test_run();
 }
