@@ -67,6 +67,7 @@ p2pctl_print_transfer_list(P2pctlContext *ctx, JsonNode *result)
 	 * user: say how to answer it (on stderr, the table stays a table). */
 	if (offers->len > 0) {
 		const char *example = offers->pdata[0];
+		fflush(ctx->out); /* after the table, also when both go to one terminal */
 		fprintf(ctx->err, "%u incoming offer%s wait%s for a decision: "
 		        "'p2pctl accept %s' or 'p2pctl reject %s'\n", offers->len,
 		        offers->len == 1 ? "" : "s", offers->len == 1 ? "s" : "", example, example);

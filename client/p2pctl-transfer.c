@@ -228,7 +228,8 @@ p2pctl_transfer_contents(const P2pctlTransfer *t)
 char *
 p2pctl_transfer_state_text(const P2pctlTransfer *t)
 {
-	if (t->reason_code && *t->reason_code)
+	/* "cancelled: cancelled" says nothing twice */
+	if (t->reason_code && *t->reason_code && g_strcmp0(t->reason_code, t->state) != 0)
 		return g_strdup_printf("%s: %s", t->state, t->reason_code);
 	return g_strdup(t->state);
 }

@@ -277,6 +277,15 @@ test_transfer_lines(void)
 	g_autoptr(P2pctlTransfer) t = p2pctl_transfer_from_json(paused, NULL);
 	g_assert_nonnull(t);
 	assert_fmt(p2pctl_transfer_state_text(t), "paused: disconnected");
+	g_free(t->reason_code);
+	t->reason_code = g_strdup("cancelled");
+	g_free(t->state);
+	t->state = g_strdup("cancelled");
+	assert_fmt(p2pctl_transfer_state_text(t), "cancelled");
+	g_free(t->reason_code);
+	t->reason_code = g_strdup("disconnected");
+	g_free(t->state);
+	t->state = g_strdup("paused");
 
 	/* the progress line of a paused transfer says why and for whom it waits */
 	assert_fmt(p2pctl_format_transfer_progress(t, 100),
