@@ -398,11 +398,12 @@ p2pctl_conn_call(P2pctlConn *conn, const char *method, JsonNode *params, int *fd
 	line = p2p_rpc_build_request(id, method, params);
 	/* p2pd reads at most P2P_JSONRPC_MAX_LINE per line and would drop the connection:
 	 * say why here instead (long or many paths in transfer.send). */
-	if (strlen(line) > P2P_JSONRPC_MAX_LINE) {
+	gsize line_len = strlen(line) - 1; /* the limit excludes the newline */
+	if (line_len > P2P_JSONRPC_MAX_LINE) {
 		close_all(conn->send_fds);
 		g_set_error(error, P2PCTL_ERROR, P2PCTL_ERROR_USAGE,
 		            "the \"%s\" request would be %zu bytes long, p2pd accepts at most %d "
-		            "(fewer or shorter paths?)", method, strlen(line), P2P_JSONRPC_MAX_LINE);
+		            "(fewer or shorter paths?)", method, line_len, P2P_JSONRPC_MAX_LINE);
 		return NULL;
 	}
 	/* A descriptor left over from an earlier response belongs to nothing. */
