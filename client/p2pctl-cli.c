@@ -13,6 +13,14 @@
 
 static int cmd_help(int argc, char **argv, P2pctlContext *ctx);
 
+static const P2pctlOption send_options[] = {
+	{ "no-wait", 'n', NULL, "print the transfer id once p2pd accepted the request and exit" },
+	{ NULL }
+};
+static const P2pctlOption accept_options[] = {
+	{ "output", 'o', "DIR", "directory to save into instead of the daemon's save directory" },
+	{ NULL }
+};
 static const P2pctlOption recv_options[] = {
 	{ "output", 'o', "DIR", "directory to save the file in (default: the current one)" },
 	{ NULL }
@@ -25,23 +33,31 @@ static const P2pctlOption reject_options[] = {
 	{ "reason", 'r', "TEXT", "explanation sent to the peer" },
 	{ NULL }
 };
+static const P2pctlOption cancel_options[] = {
+	{ "reason", 'r', "TEXT", "explanation sent to the peer" },
+	{ NULL }
+};
 
 const P2pctlCommand p2pctl_commands[] = {
 	{ "info", "", "show this agent, its key fingerprint and the signaling state",
 	  p2pctl_cmd_info, 0, 0, NULL },
 	{ "list", "", "list the peers this agent can see, their keys and sessions",
 	  p2pctl_cmd_list, 0, 0, NULL },
-	{ "send", "FILE PEER", "send FILE to PEER and wait until the receiver verified it",
-	  p2pctl_cmd_send, 2, 2, NULL },
+	/* PATH... PEER: up to P2P_SEND_MAX_PATHS paths, then the peer */
+	{ "send", "PATH... PEER",
+	  "send files and directories to PEER and wait until the receiver verified them",
+	  p2pctl_cmd_send, 2, P2P_SEND_MAX_PATHS + 1, send_options },
 	{ "recv", "", "accept the next incoming file and save it in the current directory",
 	  p2pctl_cmd_recv, 0, 0, recv_options },
-	{ "status", "[ID]", "show one transfer, or the transfers of this daemon run",
+	{ "status", "[ID]", "show one transfer in detail, or list the transfers of this daemon run",
 	  p2pctl_cmd_status, 0, 1, NULL },
 	{ "transfers", "", "list transfers (active and finished in this run)",
 	  p2pctl_cmd_transfers, 0, 0, transfers_options },
 	{ "accept", "ID", "accept an incoming offer that waits for a decision",
-	  p2pctl_cmd_accept, 1, 1, NULL },
+	  p2pctl_cmd_accept, 1, 1, accept_options },
 	{ "reject", "ID", "reject an incoming offer", p2pctl_cmd_reject, 1, 1, reject_options },
+	{ "cancel", "ID", "stop a transfer in either direction (also a paused one)",
+	  p2pctl_cmd_cancel, 1, 1, cancel_options },
 	{ "watch", "", "print events (offers, progress, peers) as they happen",
 	  p2pctl_cmd_watch, 0, 0, NULL },
 	{ "help", "[COMMAND]", "show help for all commands or one", cmd_help, 0, 1, NULL },
@@ -345,8 +361,12 @@ missing_arg_name(const P2pctlCommand *c, guint have)
 {
 	g_auto(GStrv) words = g_strsplit(c->args, " ", -1);
 
-	if (have < g_strv_length(words))
+	if (have < g_strv_length(words)) {
+		/* "PATH..." names a list: one of them is what is missing */
+		if (g_str_has_suffix(words[have], "..."))
+			return g_strndup(words[have], strlen(words[have]) - 3);
 		return g_strdup(words[have]);
+	}
 	return g_strdup("an argument");
 }
 
@@ -407,6 +427,13 @@ p2pctl_run(int argc, char **argv, FILE *out, FILE *err)
 		g_set_error(&error, P2PCTL_ERROR, P2PCTL_ERROR_USAGE,
 		            "\"%s\" needs %s (usage: p2pctl %s %s)", ctx.command->name, missing,
 		            ctx.command->name, ctx.command->args);
+		return p2pctl_fail(&ctx, error);
+	}
+	if (pos->len > ctx.command->max_args && ctx.command->max_args > 2) {
+		/* send: many arguments are fine, too many is a limit, not a typo */
+		g_set_error(&error, P2PCTL_ERROR, P2PCTL_ERROR_USAGE,
+		            "\"%s\" takes at most %u arguments (%s), got %u", ctx.command->name,
+		            ctx.command->max_args, ctx.command->args, pos->len);
 		return p2pctl_fail(&ctx, error);
 	}
 	if (pos->len > ctx.command->max_args) {

@@ -1,7 +1,9 @@
 /* p2pctl-cmd-recv.c: "recv [--output DIR]": receive one file. The daemon keeps verified
  * files in its own inbox; recv takes the descriptor of one (transfer.take), copies it
  * into DIR as the user who runs p2pctl, and then lets the daemon drop its copy
- * (transfer.taken). The copy never replaces an existing file. */
+ * (transfer.taken). The copy never replaces an existing file. Only single-file
+ * transfers are recv's: trees and several files stay where the daemon saved them
+ * (see "accept --output"), and recv neither accepts nor takes them. */
 #include "config.h"
 
 #include <errno.h>
@@ -196,6 +198,7 @@ typedef struct {
 	P2pctlContext *ctx;
 	P2pctlConn *conn;
 	char *tracked; /* id of the incoming transfer this run follows */
+	GPtrArray *skipped; /* the daemon's messages for transfers it would not hand over */
 	P2pctlProgress progress;
 } Recv;
 
@@ -226,9 +229,14 @@ take_and_save(Recv *r, const char *id, int dir_fd, const char *dir, gboolean not
 	g_autoptr(JsonNode) res = p2pctl_conn_call(r->conn, P2P_M_TRANSFER_TAKE, id_params(id),
 	                                           &fd, &data, error);
 	if (res == NULL) {
+		/* Gone (another recv took it), or a tree the daemon does not hand over
+		 * (-32010, its message says where it was saved): try the next one. */
 		if (not_found_ok && error && *error && (*error)->domain == P2P_RPC_ERROR &&
-		    ((*error)->code == P2P_RPC_NOT_FOUND || (*error)->code == P2P_RPC_STATE))
+		    ((*error)->code == P2P_RPC_NOT_FOUND || (*error)->code == P2P_RPC_STATE)) {
+			if ((*error)->code == P2P_RPC_STATE)
+				g_ptr_array_add(r->skipped, g_strdup((*error)->message));
 			g_clear_error(error);
+		}
 		return NULL;
 	}
 	if (fd < 0) {
@@ -284,7 +292,7 @@ check_backlog(Recv *r, int dir_fd, const char *dir, JsonNode **final_node, GErro
 	JsonArray *a = json_node_get_array(list);
 	for (guint i = 0; i < json_array_get_length(a); i++) {
 		P2pctlTransfer *t = p2pctl_transfer_from_json(json_array_get_element(a, i), NULL);
-		if (t && g_strcmp0(t->direction, "in") == 0)
+		if (t && g_strcmp0(t->direction, "in") == 0 && p2pctl_transfer_is_single_file(t))
 			g_ptr_array_add(incoming, t);
 		else
 			p2pctl_transfer_free(t);
@@ -321,7 +329,8 @@ p2pctl_cmd_recv(int argc, char **argv, P2pctlContext *ctx)
 	g_autofree char *edir = p2pctl_escape(dir);
 	g_autoptr(JsonNode) final_node = NULL;
 	g_autofree char *saved = NULL;
-	Recv r = { .ctx = ctx };
+	g_autoptr(GPtrArray) skipped = g_ptr_array_new_with_free_func(g_free);
+	Recv r = { .ctx = ctx, .skipped = skipped };
 	int status = P2PCTL_EXIT_OK;
 
 	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -368,6 +377,13 @@ p2pctl_cmd_recv(int argc, char **argv, P2pctlContext *ctx)
 				goto fail;
 		}
 	}
+	/* Nothing to take but trees the daemon kept: say where they are, then wait. */
+	if (saved == NULL && r.tracked == NULL && !ctx->json) {
+		for (guint i = 0; i < skipped->len; i++) {
+			g_autofree char *msg = p2pctl_escape(skipped->pdata[i]);
+			fprintf(ctx->err, "p2pctl: note: %s\n", msg);
+		}
+	}
 	if (saved == NULL && r.tracked == NULL && !ctx->json && r.progress.enabled)
 		fprintf(ctx->err, "waiting for a file (Ctrl-C to stop)...\n");
 
@@ -379,6 +395,8 @@ p2pctl_cmd_recv(int argc, char **argv, P2pctlContext *ctx)
 			goto fail;
 		if (strcmp(method, P2P_E_FILE) != 0 && strcmp(method, P2P_E_TRANSFER_START) != 0 &&
 		    strcmp(method, P2P_E_TRANSFER_PROGRESS) != 0 &&
+		    strcmp(method, P2P_E_TRANSFER_PAUSED) != 0 &&
+		    strcmp(method, P2P_E_TRANSFER_RESUMED) != 0 &&
 		    strcmp(method, P2P_E_TRANSFER_COMPLETE) != 0 &&
 		    strcmp(method, P2P_E_TRANSFER_FAILED) != 0)
 			continue;
@@ -387,6 +405,8 @@ p2pctl_cmd_recv(int argc, char **argv, P2pctlContext *ctx)
 			goto fail;
 		if (g_strcmp0(t->direction, "in") != 0)
 			continue;
+		if (r.tracked == NULL && !p2pctl_transfer_is_single_file(t))
+			continue; /* a tree or several files: not recv's to accept */
 		if (r.tracked == NULL)
 			r.tracked = g_strdup(t->id);
 		else if (strcmp(r.tracked, t->id) != 0)

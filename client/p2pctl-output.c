@@ -212,8 +212,7 @@ p2pctl_progress_update(P2pctlProgress *p, const P2pctlTransfer *t)
 {
 	if (!p->enabled)
 		return;
-	g_autofree char *line = p2pctl_format_progress(t->name, t->bytes, t->size, t->rate,
-	                                                terminal_width(p->out));
+	g_autofree char *line = p2pctl_format_transfer_progress(t, terminal_width(p->out));
 	fprintf(p->out, "\r%s\033[K", line);
 	fflush(p->out);
 	p->drawn = TRUE;

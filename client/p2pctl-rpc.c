@@ -1,7 +1,9 @@
 /* p2pctl-rpc.c: the client end of the control socket. One request at a time: a call
  * writes one line and reads until the response with its id; notifications read on the
  * way are queued for p2pctl_conn_next_event(). A descriptor passed with SCM_RIGHTS
- * (transfer.take) is kept until the response it came with has been parsed. */
+ * (transfer.take) is kept until the response it came with has been parsed; the
+ * descriptors a request carries (transfer.send: one per path) all ride in one
+ * SCM_RIGHTS message with the request's first byte. */
 #include "config.h"
 
 #include <errno.h>
@@ -30,8 +32,8 @@ struct _P2pctlConn {
 	P2pLineReader reader;
 	gint64 next_id;
 	GQueue events; /* Event* */
-	GArray *fds;   /* descriptors received, not yet claimed by a response */
-	int send_fd;   /* to pass with the next request, or -1 */
+	GArray *fds;      /* descriptors received, not yet claimed by a response */
+	GArray *send_fds; /* to pass with the next request, owned until sent */
 };
 
 JsonNode *
@@ -93,11 +95,32 @@ event_free(Event *e)
 }
 
 static void
+close_all(GArray *fds)
+{
+	for (guint i = 0; i < fds->len; i++)
+		close(g_array_index(fds, int, i));
+	g_array_set_size(fds, 0);
+}
+
+static void
 close_fds(P2pctlConn *conn)
 {
-	for (guint i = 0; i < conn->fds->len; i++)
-		close(g_array_index(conn->fds, int, i));
-	g_array_set_size(conn->fds, 0);
+	close_all(conn->fds);
+}
+
+P2pctlConn *
+p2pctl_conn_new_from_fd(int fd, const char *label)
+{
+	P2pctlConn *conn = g_new0(P2pctlConn, 1);
+
+	conn->fd = fd;
+	conn->path = g_strdup(label);
+	conn->next_id = 1;
+	conn->fds = g_array_new(FALSE, FALSE, sizeof(int));
+	conn->send_fds = g_array_new(FALSE, FALSE, sizeof(int));
+	p2p_line_reader_init(&conn->reader, P2PCTL_MAX_LINE);
+	g_queue_init(&conn->events);
+	return conn;
 }
 
 P2pctlConn *
@@ -129,16 +152,7 @@ p2pctl_conn_open(const char *path, GError **error)
 		                        : "is p2pd running? use --socket PATH or P2PD_SOCKET");
 		return NULL;
 	}
-
-	P2pctlConn *conn = g_new0(P2pctlConn, 1);
-	conn->fd = fd;
-	conn->path = g_strdup(path);
-	conn->next_id = 1;
-	conn->fds = g_array_new(FALSE, FALSE, sizeof(int));
-	conn->send_fd = -1;
-	p2p_line_reader_init(&conn->reader, P2PCTL_MAX_LINE);
-	g_queue_init(&conn->events);
-	return conn;
+	return p2pctl_conn_new_from_fd(fd, path);
 }
 
 void
@@ -147,9 +161,9 @@ p2pctl_conn_free(P2pctlConn *conn)
 	if (conn == NULL)
 		return;
 	close_fds(conn);
-	if (conn->send_fd >= 0)
-		close(conn->send_fd);
+	close_all(conn->send_fds);
 	g_array_unref(conn->fds);
+	g_array_unref(conn->send_fds);
 	g_queue_clear_full(&conn->events, (GDestroyNotify)event_free);
 	p2p_line_reader_clear(&conn->reader);
 	close(conn->fd);
@@ -163,12 +177,19 @@ p2pctl_conn_get_path(P2pctlConn *conn)
 	return conn->path;
 }
 
-void
-p2pctl_conn_attach_fd(P2pctlConn *conn, int fd)
+gboolean
+p2pctl_conn_attach_fds(P2pctlConn *conn, const int *fds, guint n, GError **error)
 {
-	if (conn->send_fd >= 0)
-		close(conn->send_fd);
-	conn->send_fd = fd;
+	if (conn->send_fds->len + n > P2PCTL_MAX_SEND_FDS) {
+		for (guint i = 0; i < n; i++)
+			close(fds[i]);
+		g_set_error(error, P2PCTL_ERROR, P2PCTL_ERROR_USAGE,
+		            "cannot pass more than %d open files in one request",
+		            P2PCTL_MAX_SEND_FDS);
+		return FALSE;
+	}
+	g_array_append_vals(conn->send_fds, fds, n);
+	return TRUE;
 }
 
 static gboolean
@@ -177,26 +198,26 @@ write_all(P2pctlConn *conn, const char *data, gsize len, GError **error)
 	while (len > 0) {
 		struct iovec iov = { (void *)data, len };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-		union {
-			char buf[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} u;
-		if (conn->send_fd >= 0) {
-			/* the descriptor rides with the first byte of the request */
-			memset(&u, 0, sizeof(u));
-			mh.msg_control = u.buf;
-			mh.msg_controllen = sizeof(u.buf);
+		g_autofree char *control = NULL;
+		guint nfds = conn->send_fds->len;
+
+		if (nfds > 0) {
+			/* All descriptors in one cmsg with the first byte of the request: the
+			 * daemon matches them to the request's paths by position. g_malloc0
+			 * memory is aligned for struct cmsghdr. */
+			gsize space = CMSG_SPACE(sizeof(int) * nfds);
+			control = g_malloc0(space);
+			mh.msg_control = control;
+			mh.msg_controllen = space;
 			struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 			cm->cmsg_level = SOL_SOCKET;
 			cm->cmsg_type = SCM_RIGHTS;
-			cm->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(cm), &conn->send_fd, sizeof(int));
+			cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+			memcpy(CMSG_DATA(cm), conn->send_fds->data, sizeof(int) * nfds);
 		}
 		ssize_t n = sendmsg(conn->fd, &mh, MSG_NOSIGNAL);
-		if (n > 0 && conn->send_fd >= 0) {
-			close(conn->send_fd);
-			conn->send_fd = -1;
-		}
+		if (n > 0 && nfds > 0)
+			close_all(conn->send_fds); /* the daemon holds its own copies now */
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -375,6 +396,16 @@ p2pctl_conn_call(P2pctlConn *conn, const char *method, JsonNode *params, int *fd
 	if (params == NULL)
 		params = p2pctl_node_take_object(json_object_new());
 	line = p2p_rpc_build_request(id, method, params);
+	/* p2pd reads at most P2P_JSONRPC_MAX_LINE per line and would drop the connection:
+	 * say why here instead (long or many paths in transfer.send). */
+	gsize line_len = strlen(line) - 1; /* the limit excludes the newline */
+	if (line_len > P2P_JSONRPC_MAX_LINE) {
+		close_all(conn->send_fds);
+		g_set_error(error, P2PCTL_ERROR, P2PCTL_ERROR_USAGE,
+		            "the \"%s\" request would be %zu bytes long, p2pd accepts at most %d "
+		            "(fewer or shorter paths?)", method, line_len, P2P_JSONRPC_MAX_LINE);
+		return NULL;
+	}
 	/* A descriptor left over from an earlier response belongs to nothing. */
 	close_fds(conn);
 	if (!write_all(conn, line, strlen(line), error))

@@ -19,6 +19,9 @@ p2pctl_transfer_free(P2pctlTransfer *t)
 	g_free(t->state);
 	g_free(t->sha256);
 	g_free(t->path);
+	g_free(t->output);
+	g_strfreev(t->items);
+	g_strfreev(t->paths);
 	g_free(t->reason_code);
 	g_free(t->reason_message);
 	g_free(t);
@@ -85,10 +88,56 @@ get_uint(JsonObject *o, const char *member, guint64 *out, GError **error)
 	return TRUE;
 }
 
+/* A count the daemon may leave out (older p2pd): -1 then. */
+static gboolean
+get_count(JsonObject *o, const char *member, gint64 *out, GError **error)
+{
+	guint64 v = 0;
+
+	*out = -1;
+	if (json_object_get_member(o, member) == NULL)
+		return TRUE;
+	if (!get_uint(o, member, &v, error))
+		return FALSE;
+	*out = (gint64)MIN(v, (guint64)G_MAXINT64);
+	return TRUE;
+}
+
+/* An array of strings; the length is bounded by the line limit of the connection. */
+static gboolean
+get_strv(JsonObject *o, const char *member, GStrv *out, GError **error)
+{
+	JsonNode *n = json_object_get_member(o, member);
+
+	if (n == NULL || JSON_NODE_HOLDS_NULL(n))
+		return TRUE;
+	if (JSON_NODE_HOLDS_ARRAY(n)) {
+		JsonArray *a = json_node_get_array(n);
+		guint len = json_array_get_length(a);
+		g_autoptr(GPtrArray) v = g_ptr_array_new_null_terminated(len, g_free, TRUE);
+		guint i;
+		for (i = 0; i < len; i++) {
+			JsonNode *e = json_array_get_element(a, i);
+			if (!JSON_NODE_HOLDS_VALUE(e) || json_node_get_value_type(e) != G_TYPE_STRING)
+				break;
+			g_ptr_array_add(v, g_strdup(json_node_get_string(e)));
+		}
+		if (i == len) {
+			*out = (GStrv)g_ptr_array_steal(v, NULL);
+			return TRUE;
+		}
+	}
+	g_set_error(error, P2PCTL_ERROR, P2PCTL_ERROR_PROTOCOL,
+	            "transfer member \"%s\" from p2pd is not an array of strings", member);
+	return FALSE;
+}
+
 P2pctlTransfer *
 p2pctl_transfer_from_json(JsonNode *node, GError **error)
 {
 	g_autoptr(P2pctlTransfer) t = g_new0(P2pctlTransfer, 1);
+
+	t->files = t->dirs = t->links = t->wire_bytes = -1;
 
 	if (node == NULL || !JSON_NODE_HOLDS_OBJECT(node)) {
 		g_set_error(error, P2PCTL_ERROR, P2PCTL_ERROR_PROTOCOL,
@@ -103,9 +152,17 @@ p2pctl_transfer_from_json(JsonNode *node, GError **error)
 	    !get_string(o, "name", FALSE, &t->name, error) ||
 	    !get_string(o, "sha256", FALSE, &t->sha256, error) ||
 	    !get_string(o, "path", FALSE, &t->path, error) ||
+	    !get_string(o, "output", FALSE, &t->output, error) ||
+	    !get_strv(o, "items", &t->items, error) ||
+	    !get_strv(o, "paths", &t->paths, error) ||
+	    !get_count(o, "files", &t->files, error) ||
+	    !get_count(o, "dirs", &t->dirs, error) ||
+	    !get_count(o, "links", &t->links, error) ||
+	    !get_count(o, "wire_bytes", &t->wire_bytes, error) ||
 	    !get_uint(o, "size", &t->size, error) || !get_uint(o, "bytes", &t->bytes, error) ||
 	    !get_number(o, "started", &t->started, error) ||
 	    !get_number(o, "finished", &t->finished, error) ||
+	    !get_number(o, "duration", &t->duration, error) ||
 	    !get_number(o, "rate", &t->rate, error))
 		return NULL;
 
@@ -134,11 +191,71 @@ p2pctl_transfer_is_final(const P2pctlTransfer *t)
 	return FALSE;
 }
 
+gboolean
+p2pctl_transfer_is_single_file(const P2pctlTransfer *t)
+{
+	return (t->files < 0 || t->files == 1) && t->dirs <= 0 && t->links <= 0;
+}
+
+static void
+append_count(GString *s, gint64 n, const char *one, const char *many)
+{
+	if (n < 0)
+		return;
+	if (s->len > 0)
+		g_string_append(s, ", ");
+	g_string_append_printf(s, "%" G_GINT64_FORMAT " %s", n, n == 1 ? one : many);
+}
+
+char *
+p2pctl_transfer_contents(const P2pctlTransfer *t)
+{
+	GString *s = g_string_new(NULL);
+
+	append_count(s, t->files, "file", "files");
+	/* "3 files" alone when there is nothing else: directories and links are news */
+	if (t->dirs > 0)
+		append_count(s, t->dirs, "directory", "directories");
+	if (t->links > 0)
+		append_count(s, t->links, "link", "links");
+	if (s->len == 0) {
+		g_string_free(s, TRUE);
+		return NULL;
+	}
+	return g_string_free(s, FALSE);
+}
+
+char *
+p2pctl_transfer_state_text(const P2pctlTransfer *t)
+{
+	/* "cancelled: cancelled" says nothing twice */
+	if (t->reason_code && *t->reason_code && g_strcmp0(t->reason_code, t->state) != 0)
+		return g_strdup_printf("%s: %s", t->state, t->reason_code);
+	return g_strdup(t->state);
+}
+
 static void
 add_line(GString *s, const char *key, const char *value)
 {
 	g_autofree char *v = p2pctl_escape(value);
-	g_string_append_printf(s, "%-10s %s\n", key, v);
+	g_string_append_printf(s, "%-12s %s\n", key, v);
+}
+
+/* Several values under one key, one per line, aligned. */
+static void
+add_lines(GString *s, const char *key, GStrv values)
+{
+	for (guint i = 0; values && values[i]; i++)
+		add_line(s, i == 0 ? key : "", values[i]);
+}
+
+static void
+add_bytes(GString *s, const char *key, guint64 n)
+{
+	g_autofree char *size = p2pctl_format_size(n);
+	g_autofree char *line = n >= 1024 ? g_strdup_printf("%" G_GUINT64_FORMAT " bytes (%s)", n, size)
+	                                  : g_strdup_printf("%" G_GUINT64_FORMAT " bytes", n);
+	add_line(s, key, line);
 }
 
 /* "too-large: file is 20 MiB, the limit is 10 MiB" (unescaped; callers escape) */
@@ -154,20 +271,27 @@ reason_text(const P2pctlTransfer *t)
 	return NULL;
 }
 
+/* Seconds the transfer took or has taken: the daemon's duration, else the timestamps. */
+static double
+transfer_duration(const P2pctlTransfer *t)
+{
+	if (t->duration > 0)
+		return t->duration;
+	if (t->started > 0 && t->finished >= t->started)
+		return t->finished - t->started;
+	return -1;
+}
+
 char *
 p2pctl_transfer_describe(const P2pctlTransfer *t)
 {
 	GString *s = g_string_new(NULL);
-	g_autofree char *size = p2pctl_format_size(t->size);
-	g_autofree char *sizeline = g_strdup_printf("%s (%" G_GUINT64_FORMAT " bytes)", size,
-	                                            t->size);
 	g_autofree char *progress = g_strdup_printf(
-		"%u%% (%" G_GUINT64_FORMAT " bytes)",
-		t->size ? (guint)(MIN(t->bytes, t->size) * 100 / t->size)
-		        : (p2pctl_transfer_is_final(t) ? 100u : 0u),
-		t->bytes);
-	g_autofree char *rate = p2pctl_format_rate(t->rate);
+		"%u%%", t->size ? (guint)(MIN(t->bytes, t->size) * 100 / t->size)
+		                : (g_strcmp0(t->state, "complete") == 0 ? 100u : 0u));
 	g_autofree char *reason = reason_text(t);
+	g_autofree char *contents = p2pctl_transfer_contents(t);
+	double took = transfer_duration(t);
 
 	add_line(s, "id:", t->id);
 	add_line(s, "direction:", g_strcmp0(t->direction, "in") == 0 ? "in (receiving)"
@@ -175,17 +299,18 @@ p2pctl_transfer_describe(const P2pctlTransfer *t)
 	                                                                : t->direction);
 	add_line(s, "peer:", t->peer);
 	add_line(s, "name:", t->name);
+	if (t->items && g_strv_length(t->items) > 1)
+		add_lines(s, "items:", t->items);
+	if (contents)
+		add_line(s, "contents:", contents);
 	add_line(s, "state:", t->state);
-	add_line(s, "size:", sizeline);
-	add_line(s, "progress:", progress);
-	if (t->rate > 0)
-		add_line(s, "rate:", rate);
-	if (t->sha256)
-		add_line(s, "sha256:", t->sha256);
-	if (t->path)
-		add_line(s, "path:", t->path);
 	if (reason)
 		add_line(s, "reason:", reason);
+	add_bytes(s, "size:", t->size);
+	add_bytes(s, "done:", t->bytes);
+	add_line(s, "progress:", progress);
+	if (t->wire_bytes >= 0)
+		add_bytes(s, "on the wire:", (guint64)t->wire_bytes);
 	if (t->started > 0) {
 		g_autofree char *when = p2pctl_format_time(t->started);
 		add_line(s, "started:", when);
@@ -193,12 +318,89 @@ p2pctl_transfer_describe(const P2pctlTransfer *t)
 	if (t->finished > 0) {
 		g_autofree char *when = p2pctl_format_time(t->finished);
 		add_line(s, "finished:", when);
-		if (t->started > 0 && t->finished >= t->started) {
-			g_autofree char *took = p2pctl_format_duration(t->finished - t->started);
-			add_line(s, "duration:", took);
-		}
+	}
+	if (took >= 0) {
+		g_autofree char *d = p2pctl_format_duration(took);
+		add_line(s, "duration:", d);
+	}
+	if (t->rate > 0) {
+		g_autofree char *rate = p2pctl_format_rate(t->rate);
+		add_line(s, "mean rate:", rate);
+	}
+	if (t->output)
+		add_line(s, "output:", t->output);
+	if (t->paths && t->paths[0])
+		add_lines(s, "paths:", t->paths);
+	else if (t->path)
+		add_line(s, "path:", t->path);
+	if (t->sha256)
+		add_line(s, "sha256:", t->sha256);
+	return g_string_free(s, FALSE);
+}
+
+char *
+p2pctl_format_verb_result(const char *verb, const P2pctlTransfer *t)
+{
+	g_autofree char *eid = p2pctl_escape(t->id);
+	g_autofree char *name = p2pctl_escape(t->name ? t->name : "?");
+	g_autofree char *peer = p2pctl_escape(t->peer ? t->peer : "?");
+	g_autofree char *state = p2pctl_escape(t->state);
+	g_autofree char *size = p2pctl_format_size(t->size);
+	g_autofree char *contents = p2pctl_transfer_contents(t);
+	GString *s = g_string_new(NULL);
+
+	g_string_append_printf(s, "%s %s: %s (%s%s%s) %s %s, now %s", verb, eid, name,
+	                       contents ? contents : "", contents ? ", " : "", size,
+	                       g_strcmp0(t->direction, "out") == 0 ? "to" : "from", peer, state);
+	if (t->output && strcmp(verb, "accepted") == 0) {
+		g_autofree char *out = p2pctl_escape(t->output);
+		g_string_append_printf(s, ", saving into %s", out);
 	}
 	return g_string_free(s, FALSE);
+}
+
+char *
+p2pctl_format_sent(const P2pctlTransfer *t, const char *fallback_name,
+                   const char *fallback_peer)
+{
+	g_autofree char *name = p2pctl_escape(t->name ? t->name : fallback_name);
+	g_autofree char *peer = p2pctl_escape(t->peer ? t->peer : fallback_peer);
+	g_autofree char *contents = p2pctl_transfer_contents(t);
+	g_autofree char *size = p2pctl_format_size(t->size);
+	GString *s = g_string_new(NULL);
+
+	g_string_append_printf(s, "sent %s to %s: ", name, peer);
+	if (contents)
+		g_string_append_printf(s, "%s, ", contents);
+	g_string_append_printf(s, "%" G_GUINT64_FORMAT " bytes", t->size);
+	if (t->size >= 1024)
+		g_string_append_printf(s, " (%s)", size);
+	if (t->sha256) {
+		g_autofree char *sha = p2pctl_escape(t->sha256);
+		g_string_append_printf(s, ", sha256 %s", sha);
+	}
+	g_string_append(s, ", verified by the receiver");
+	return g_string_free(s, FALSE);
+}
+
+char *
+p2pctl_format_transfer_progress(const P2pctlTransfer *t, guint width)
+{
+	if (g_strcmp0(t->state, "paused") == 0) {
+		/* No bar: nothing moves until both sides are back. */
+		g_autofree char *why = reason_text(t);
+		g_autofree char *line = g_strdup_printf(
+			"%s: paused: %s, waiting for %s", t->name ? t->name : "?",
+			why ? why : "connection lost", t->peer ? t->peer : "the peer");
+		g_autofree char *escaped = p2pctl_escape(line);
+		/* the last column stays free: no auto-wrap */
+		if (width > 1 && (guint)g_utf8_strlen(escaped, -1) > width - 1) {
+			const char *end = g_utf8_offset_to_pointer(escaped, width > 4 ? width - 4 : 0);
+			return g_strdup_printf("%.*s...", (int)(end - escaped), escaped);
+		}
+		return g_steal_pointer(&escaped);
+	}
+	return p2pctl_format_progress(t->name ? t->name : "?", t->bytes, t->size, t->rate, width);
 }
 
 static char *
@@ -261,10 +463,21 @@ p2pctl_format_event(const char *method, JsonNode *params)
 			g_autofree char *size = p2pctl_format_size(t->size);
 			g_autofree char *reason = reason_text(t);
 			g_autofree char *ereason = reason ? p2pctl_escape(reason) : NULL;
+			g_autofree char *contents = p2pctl_transfer_contents(t);
 			GString *s = g_string_new(NULL);
 
-			g_string_append_printf(s, "%s %s %s %s: %s (%s) %s", emethod, id,
-			                       in ? "from" : "to", peer, name, size, t->state);
+			g_string_append_printf(s, "%s %s %s %s: %s (%s%s%s) %s", emethod, id,
+			                       in ? "from" : "to", peer, name,
+			                       contents ? contents : "", contents ? ", " : "", size,
+			                       t->state);
+			if ((strcmp(method, P2P_E_TRANSFER_RESUMED) == 0 ||
+			     strcmp(method, P2P_E_TRANSFER_PAUSED) == 0) && t->size > 0) {
+				/* where it stopped / where it goes on */
+				g_autofree char *done = p2pctl_format_size(t->bytes);
+				g_string_append_printf(s, " at %u%% (%s)",
+				                       (guint)(MIN(t->bytes, t->size) * 100 / t->size),
+				                       done);
+			}
 			if (strcmp(method, P2P_E_TRANSFER_PROGRESS) == 0 && t->size > 0) {
 				g_autofree char *rate = p2pctl_format_rate(t->rate);
 				g_string_append_printf(s, " %u%% %s",

@@ -43,6 +43,8 @@ typedef enum {
 #define P2PCTL_CALL_TIMEOUT_MS (60 * 1000) /* a request the daemon does not answer */
 #define P2PCTL_MAX_QUEUED      4096        /* notifications waiting to be read */
 #define P2PCTL_MAX_COLLISIONS  9999        /* "name (N).ext" attempts in recv */
+#define P2PCTL_MAX_SEND_FDS    253         /* the kernel's SCM_MAX_FD per message */
+#define P2PCTL_MAX_PATH        4096        /* bytes per path in transfer.send (PATH_MAX) */
 
 /* A node that owns o (json_node_init_object() would add a reference instead). */
 JsonNode *p2pctl_node_take_object(JsonObject *o);
@@ -52,6 +54,9 @@ JsonNode *p2pctl_node_take_object(JsonObject *o);
 typedef struct _P2pctlConn P2pctlConn;
 
 P2pctlConn *p2pctl_conn_open(const char *path, GError **error);
+/* A connection over an already connected stream socket (fd consumed); label names it
+ * in messages. For the unit tests (a socketpair) and p2pctl_conn_open(). */
+P2pctlConn *p2pctl_conn_new_from_fd(int fd, const char *label);
 void p2pctl_conn_free(P2pctlConn *conn);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(P2pctlConn, p2pctl_conn_free)
 
@@ -62,8 +67,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(P2pctlConn, p2pctl_conn_free)
  * the descriptor passed with the response, or -1. */
 JsonNode *p2pctl_conn_call(P2pctlConn *conn, const char *method, JsonNode *params,
                            int *fd_out, JsonNode **error_data_out, GError **error);
-/* Passes fd (consumed) with the next request, as SCM_RIGHTS. */
-void p2pctl_conn_attach_fd(P2pctlConn *conn, int fd);
+/* Adds n descriptors (consumed, also on failure) to those passed with the next request,
+ * all in one SCM_RIGHTS message, in this order. Fails beyond P2PCTL_MAX_SEND_FDS. */
+gboolean p2pctl_conn_attach_fds(P2pctlConn *conn, const int *fds, guint n, GError **error);
 /* Next notification (queued or read, waiting up to timeout_ms, -1 = forever).
  * Returns FALSE with error on disconnection, interruption or timeout. */
 gboolean p2pctl_conn_next_event(P2pctlConn *conn, int timeout_ms, char **method_out,
@@ -80,16 +86,24 @@ typedef struct {
 	char *id;
 	char *direction; /* "in" | "out" */
 	char *peer;
-	char *name;
+	char *name;      /* first item, "photos (+2 more)" when several */
 	char *state;
-	char *sha256;
-	char *path;
+	char *sha256;    /* single-file transfers */
+	char *path;      /* incoming, complete: final path of the first item */
+	char *output;    /* incoming: the directory it is saved into */
 	char *reason_code;
 	char *reason_message;
+	GStrv items;     /* top-level names, NULL if not sent */
+	GStrv paths;     /* incoming, complete: final paths of every item */
+	gint64 files;    /* regular files; -1: not reported (an older p2pd) */
+	gint64 dirs;
+	gint64 links;
+	gint64 wire_bytes;
 	guint64 size;
 	guint64 bytes;
 	double started;
 	double finished;
+	double duration;
 	double rate;
 } P2pctlTransfer;
 
@@ -98,6 +112,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(P2pctlTransfer, p2pctl_transfer_free)
 /* Type-checked decoding that tolerates members it does not know (a newer daemon). */
 P2pctlTransfer *p2pctl_transfer_from_json(JsonNode *node, GError **error);
 gboolean p2pctl_transfer_is_final(const P2pctlTransfer *t);
+/* What "recv" can take: one regular file, no directories or links (counts that the
+ * daemon did not report do not exclude it). */
+gboolean p2pctl_transfer_is_single_file(const P2pctlTransfer *t);
+/* "3 files", "1 file, 2 directories, 1 link"; NULL when the daemon gave no counts. */
+char *p2pctl_transfer_contents(const P2pctlTransfer *t);
+/* The state, with the reason code when there is one: "paused: disconnected". */
+char *p2pctl_transfer_state_text(const P2pctlTransfer *t);
 /* Multi-line "key: value" description, escaped for a terminal. */
 char *p2pctl_transfer_describe(const P2pctlTransfer *t);
 /* One line for an event notification (watch), escaped for a terminal. */
@@ -194,6 +215,7 @@ int p2pctl_cmd_status(int argc, char **argv, P2pctlContext *ctx);
 int p2pctl_cmd_transfers(int argc, char **argv, P2pctlContext *ctx);
 int p2pctl_cmd_accept(int argc, char **argv, P2pctlContext *ctx);
 int p2pctl_cmd_reject(int argc, char **argv, P2pctlContext *ctx);
+int p2pctl_cmd_cancel(int argc, char **argv, P2pctlContext *ctx);
 int p2pctl_cmd_watch(int argc, char **argv, P2pctlContext *ctx);
 
 /* Shared by send and recv: report an interruption (naming the transfer that goes on
@@ -203,6 +225,16 @@ int p2pctl_report_final(P2pctlContext *ctx, const P2pctlTransfer *t, JsonNode *n
 
 /* Shared by status and transfers: prints a transfer.list result. */
 int p2pctl_print_transfer_list(P2pctlContext *ctx, JsonNode *result);
+
+/* "accepted 44acef7d: photos (3 files, 12.1 KiB) from bob, now transferring" (escaped);
+ * verb: accepted, rejected, cancelled. */
+char *p2pctl_format_verb_result(const char *verb, const P2pctlTransfer *t);
+/* send's final line: "sent NAME to PEER: 3 files, 12345 bytes (12.1 KiB), verified by
+ * the receiver" (escaped). */
+char *p2pctl_format_sent(const P2pctlTransfer *t, const char *fallback_name,
+                         const char *fallback_peer);
+/* The progress line of send and recv; a paused transfer says why and whom it waits for. */
+char *p2pctl_format_transfer_progress(const P2pctlTransfer *t, guint width);
 
 /* ---- recv helpers (p2pctl-cmd-recv.c), exposed for the unit tests ---------------- */
 

@@ -137,9 +137,15 @@ test_transfer_decode(void)
 
 	g_autofree char *text = p2pctl_transfer_describe(t);
 	g_assert_null(strchr(text, '\x1b'));
-	g_assert_nonnull(strstr(text, "name:      x\\x1b.txt\n"));
-	g_assert_nonnull(strstr(text, "reason:    too-large: limit\\n10\n"));
-	g_assert_nonnull(strstr(text, "progress:  50% (5 bytes)\n"));
+	g_assert_nonnull(strstr(text, "name:        x\\x1b.txt\n"));
+	g_assert_nonnull(strstr(text, "reason:      too-large: limit\\n10\n"));
+	g_assert_nonnull(strstr(text, "done:        5 bytes\n"));
+	g_assert_nonnull(strstr(text, "progress:    50%\n"));
+	/* an older daemon without counts: no "contents" line, no "on the wire" line */
+	g_assert_null(strstr(text, "contents:"));
+	g_assert_null(strstr(text, "on the wire:"));
+	g_assert_cmpint(t->files, ==, -1);
+	g_assert_true(p2pctl_transfer_is_single_file(t));
 
 	g_autofree char *ev = p2pctl_format_event(P2P_E_TRANSFER_FAILED, ok);
 	g_assert_nonnull(strstr(ev, "transfer_failed a1 from bob: x\\x1b.txt (10 B) failed (too-large: limit\\n10)"));
@@ -174,6 +180,166 @@ test_table(void)
 	free(buf);
 }
 
+/* The members of a v2 Transfer: a directory and a file, paused, then complete. */
+#define TREE_XFER(state, extra)                                                           \
+	"{\"id\":\"44acef7d\",\"direction\":\"in\",\"peer\":\"bob\","                        \
+	"\"name\":\"photos (+1 more)\",\"items\":[\"photos\",\"a\\u001b.txt\"],"                 \
+	"\"files\":3,\"dirs\":1,\"links\":2,\"size\":2097152,\"bytes\":1048576,"                   \
+	"\"wire_bytes\":1048576,\"state\":\"" state "\"" extra "}"
+
+static void
+test_transfer_tree(void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(JsonNode) node = json_from_string(
+		TREE_XFER("complete", ",\"started\":1700000000,\"finished\":1700000065,"
+		          "\"duration\":64.6,\"rate\":32768,\"output\":\"/home/al/in\","
+		          "\"path\":\"/home/al/in/photos\","
+		          "\"paths\":[\"/home/al/in/photos\",\"/home/al/in/a\\u001b.txt\"]"),
+		&error);
+	g_assert_no_error(error);
+	g_autoptr(P2pctlTransfer) t = p2pctl_transfer_from_json(node, &error);
+	g_assert_no_error(error);
+	g_assert_cmpint(t->files, ==, 3);
+	g_assert_cmpint(t->dirs, ==, 1);
+	g_assert_cmpint(t->links, ==, 2);
+	g_assert_cmpint(t->wire_bytes, ==, 1048576);
+	g_assert_cmpuint(g_strv_length(t->items), ==, 2);
+	g_assert_cmpstr(t->paths[1], ==, "/home/al/in/a\x1b.txt");
+	g_assert_false(p2pctl_transfer_is_single_file(t));
+	assert_fmt(p2pctl_transfer_contents(t), "3 files, 1 directory, 2 links");
+
+	g_autofree char *text = p2pctl_transfer_describe(t);
+	g_assert_null(strchr(text, '\x1b'));
+	const char *expect[] = {
+		"id:          44acef7d\n",
+		"direction:   in (receiving)\n",
+		"name:        photos (+1 more)\n",
+		"items:       photos\n             a\\x1b.txt\n",
+		"contents:    3 files, 1 directory, 2 links\n",
+		"state:       complete\n",
+		"size:        2097152 bytes (2.0 MiB)\n",
+		"done:        1048576 bytes (1.0 MiB)\n",
+		"on the wire: 1048576 bytes (1.0 MiB)\n",
+		"duration:    1:05\n",
+		"mean rate:   32.0 KiB/s\n",
+		"output:      /home/al/in\n",
+		"paths:       /home/al/in/photos\n             /home/al/in/a\\x1b.txt\n",
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(expect); i++)
+		if (!strstr(text, expect[i]))
+			g_error("expected \"%s\" in:\n%s", expect[i], text);
+	/* local time, whatever the zone: the date is there */
+	g_assert_nonnull(strstr(text, "started:     2023-11-1"));
+	g_assert_nonnull(strstr(text, "finished:    2023-11-1"));
+	g_assert_null(strstr(text, "sha256:"));
+	g_assert_null(strstr(text, "\npath:"));
+
+	/* one file, no directories: "1 file", single-file for recv */
+	g_autoptr(JsonNode) one = json_from_string(
+		"{\"id\":\"b\",\"state\":\"offered\",\"files\":1,\"dirs\":0,\"links\":0}", NULL);
+	g_autoptr(P2pctlTransfer) o = p2pctl_transfer_from_json(one, &error);
+	g_assert_no_error(error);
+	g_assert_true(p2pctl_transfer_is_single_file(o));
+	assert_fmt(p2pctl_transfer_contents(o), "1 file");
+	/* an empty directory: 0 files, not recv's */
+	g_autoptr(JsonNode) empty = json_from_string(
+		"{\"id\":\"c\",\"state\":\"offered\",\"files\":0,\"dirs\":1}", NULL);
+	g_autoptr(P2pctlTransfer) e = p2pctl_transfer_from_json(empty, &error);
+	g_assert_false(p2pctl_transfer_is_single_file(e));
+	assert_fmt(p2pctl_transfer_contents(e), "0 files, 1 directory");
+
+	/* wrong types in the new members are refused, naming them */
+	const char *bad[][2] = {
+		{ "{\"id\":\"a\",\"state\":\"x\",\"items\":[\"a\",1]}", "\"items\"" },
+		{ "{\"id\":\"a\",\"state\":\"x\",\"paths\":\"/a\"}", "\"paths\"" },
+		{ "{\"id\":\"a\",\"state\":\"x\",\"files\":-1}", "\"files\"" },
+		{ "{\"id\":\"a\",\"state\":\"x\",\"dirs\":\"1\"}", "\"dirs\"" },
+		{ "{\"id\":\"a\",\"state\":\"x\",\"wire_bytes\":1.5}", "\"wire_bytes\"" },
+		{ "{\"id\":\"a\",\"state\":\"x\",\"output\":[]}", "\"output\"" },
+		{ "{\"id\":\"a\",\"state\":\"x\",\"duration\":\"1s\"}", "\"duration\"" },
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_autoptr(GError) err = NULL;
+		g_autoptr(JsonNode) n = json_from_string(bad[i][0], NULL);
+		g_assert_null(p2pctl_transfer_from_json(n, &err));
+		g_assert_error(err, P2PCTL_ERROR, P2PCTL_ERROR_PROTOCOL);
+		g_assert_nonnull(strstr(err->message, bad[i][1]));
+	}
+}
+
+static void
+test_transfer_lines(void)
+{
+	g_autoptr(JsonNode) paused = json_from_string(
+		TREE_XFER("paused", ",\"reason\":{\"code\":\"disconnected\","
+		                    "\"message\":\"session lost\\u001b\"}"), NULL);
+	g_autoptr(P2pctlTransfer) t = p2pctl_transfer_from_json(paused, NULL);
+	g_assert_nonnull(t);
+	assert_fmt(p2pctl_transfer_state_text(t), "paused: disconnected");
+	g_free(t->reason_code);
+	t->reason_code = g_strdup("cancelled");
+	g_free(t->state);
+	t->state = g_strdup("cancelled");
+	assert_fmt(p2pctl_transfer_state_text(t), "cancelled");
+	g_free(t->reason_code);
+	t->reason_code = g_strdup("disconnected");
+	g_free(t->state);
+	t->state = g_strdup("paused");
+
+	/* the progress line of a paused transfer says why and for whom it waits */
+	assert_fmt(p2pctl_format_transfer_progress(t, 100),
+	           "photos (+1 more): paused: disconnected: session lost\\x1b, waiting for bob");
+	g_autofree char *narrow = p2pctl_format_transfer_progress(t, 30);
+	g_assert_cmpuint(g_utf8_strlen(narrow, -1), <=, 29);
+	g_assert_true(g_str_has_suffix(narrow, "..."));
+	/* not paused: the usual bar */
+	g_free(t->state);
+	t->state = g_strdup("transferring");
+	g_autofree char *bar = p2pctl_format_transfer_progress(t, 80);
+	g_assert_nonnull(strstr(bar, " 50% 1.0 MiB / 2.0 MiB"));
+
+	/* events: the counts and where a pause stopped / a resume goes on */
+	g_autofree char *ev = p2pctl_format_event(P2P_E_TRANSFER_PAUSED, paused);
+	g_assert_nonnull(strstr(ev, " transfer_paused 44acef7d from bob: photos (+1 more) "
+	                            "(3 files, 1 directory, 2 links, 2.0 MiB) paused at 50% "
+	                            "(1.0 MiB) (disconnected: session lost\\x1b)"));
+	g_autoptr(JsonNode) resumed = json_from_string(TREE_XFER("transferring", ""), NULL);
+	g_autofree char *rv = p2pctl_format_event(P2P_E_TRANSFER_RESUMED, resumed);
+	g_assert_true(g_str_has_suffix(rv, " transfer_resumed 44acef7d from bob: photos (+1 more) "
+	                                   "(3 files, 1 directory, 2 links, 2.0 MiB) transferring "
+	                                   "at 50% (1.0 MiB)"));
+	g_autoptr(JsonNode) expired = json_from_string(
+		"{\"id\":\"e1\",\"direction\":\"in\",\"peer\":\"bob\",\"name\":\"a.txt\","
+		"\"files\":1,\"size\":5,\"state\":\"rejected\",\"reason\":{\"code\":\"expired\"}}",
+		NULL);
+	g_autofree char *xv = p2pctl_format_event(P2P_E_TRANSFER_FAILED, expired);
+	g_assert_true(g_str_has_suffix(xv, " transfer_failed e1 from bob: a.txt (1 file, 5 B) "
+	                                   "rejected (expired)"));
+
+	/* send's last line and the answers of accept / reject / cancel */
+	g_autoptr(JsonNode) done = json_from_string(
+		TREE_XFER("complete", ",\"direction\":\"out\",\"output\":\"/x\""), NULL);
+	g_autoptr(P2pctlTransfer) d = p2pctl_transfer_from_json(done, NULL);
+	assert_fmt(p2pctl_format_sent(d, "photos", "bob"),
+	           "sent photos (+1 more) to bob: 3 files, 1 directory, 2 links, 2097152 bytes "
+	           "(2.0 MiB), verified by the receiver");
+	g_autoptr(JsonNode) one = json_from_string(
+		"{\"id\":\"t\",\"state\":\"complete\",\"files\":1,\"size\":5,"
+		"\"sha256\":\"ab\"}", NULL);
+	g_autoptr(P2pctlTransfer) o = p2pctl_transfer_from_json(one, NULL);
+	assert_fmt(p2pctl_format_sent(o, "a.txt", "bo\x1b"),
+	           "sent a.txt to bo\\x1b: 1 file, 5 bytes, sha256 ab, verified by the receiver");
+	assert_fmt(p2pctl_format_verb_result("cancelled", d),
+	           "cancelled 44acef7d: photos (+1 more) (3 files, 1 directory, 2 links, 2.0 MiB) "
+	           "to bob, now complete");
+	g_free(d->direction);
+	d->direction = g_strdup("in");
+	assert_fmt(p2pctl_format_verb_result("accepted", d),
+	           "accepted 44acef7d: photos (+1 more) (3 files, 1 directory, 2 links, 2.0 MiB) "
+	           "from bob, now complete, saving into /x");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -186,5 +352,7 @@ main(int argc, char **argv)
 	g_test_add_func("/p2pctl/output/progress-line", test_progress_line);
 	g_test_add_func("/p2pctl/output/transfer-decode", test_transfer_decode);
 	g_test_add_func("/p2pctl/output/table", test_table);
+	g_test_add_func("/p2pctl/output/transfer-tree", test_transfer_tree);
+	g_test_add_func("/p2pctl/output/transfer-lines", test_transfer_lines);
 	return g_test_run();
 }

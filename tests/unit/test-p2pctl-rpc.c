@@ -27,6 +27,7 @@ struct _Fake {
 	FakeHandler handler;
 	GThread *thread;
 	GPtrArray *calls; /* "method" or "method {params}" */
+	GArray *fds;      /* descriptors received with requests, in order, still open */
 	gpointer data;
 };
 
@@ -96,6 +97,7 @@ fake_thread(gpointer user_data)
 	Fake *f = user_data;
 	P2pLineReader r;
 	char buf[4096];
+	guint pending_fds = 0; /* received since the last request line */
 
 	f->conn_fd = accept4(f->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	g_assert_cmpint(f->conn_fd, >=, 0);
@@ -106,9 +108,25 @@ fake_thread(gpointer user_data)
 
 		line = p2p_line_reader_next(&r, &len, NULL);
 		if (line == NULL) {
-			ssize_t n = read(f->conn_fd, buf, sizeof(buf));
+			/* recvmsg, as p2pd does: the descriptors of transfer.send are kept */
+			union {
+				struct cmsghdr align;
+				char buf[CMSG_SPACE(sizeof(int) * 256)];
+			} control;
+			struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+			struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+			                     .msg_control = control.buf,
+			                     .msg_controllen = sizeof(control.buf) };
+			ssize_t n = recvmsg(f->conn_fd, &mh, MSG_CMSG_CLOEXEC);
 			if (n <= 0)
 				break;
+			g_assert_false(mh.msg_flags & MSG_CTRUNC);
+			for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+				g_assert_cmpint(c->cmsg_type, ==, SCM_RIGHTS);
+				guint nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+				g_array_append_vals(f->fds, CMSG_DATA(c), nfds);
+				pending_fds += nfds;
+			}
 			p2p_line_reader_feed(&r, buf, n);
 			continue;
 		}
@@ -116,12 +134,17 @@ fake_thread(gpointer user_data)
 		g_assert_true(p2p_rpc_parse(line, len, 8, &msg, NULL, NULL));
 		g_assert_cmpint(msg.kind, ==, P2P_RPC_KIND_REQUEST);
 		JsonObject *params = msg.params ? json_node_get_object(msg.params) : NULL;
+		GString *call = g_string_new(msg.method);
 		if (params && json_object_get_size(params) > 0) {
 			g_autofree char *p = p2p_json_to_string(msg.params);
-			g_ptr_array_add(f->calls, g_strdup_printf("%s %s", msg.method, p));
-		} else {
-			g_ptr_array_add(f->calls, g_strdup(msg.method));
+			g_string_append_printf(call, " %s", p);
 		}
+		/* the client sends one request at a time: descriptors belong to this one */
+		if (pending_fds > 0)
+			g_string_append_printf(call, " [%u fd%s]", pending_fds,
+			                       pending_fds == 1 ? "" : "s");
+		pending_fds = 0;
+		g_ptr_array_add(f->calls, g_string_free(call, FALSE));
 		gboolean go_on = f->handler(f, msg.method, params, json_node_get_int(msg.id));
 		p2p_rpc_message_clear(&msg);
 		if (!go_on)
@@ -143,6 +166,7 @@ fake_start(FakeHandler handler, gpointer data)
 	f->handler = handler;
 	f->data = data;
 	f->calls = g_ptr_array_new_with_free_func(g_free);
+	f->fds = g_array_new(FALSE, FALSE, sizeof(int));
 	g_strlcpy(sun.sun_path, f->sock_path, sizeof(sun.sun_path));
 	f->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	g_assert_cmpint(bind(f->listen_fd, (struct sockaddr *)&sun, sizeof(sun)), ==, 0);
@@ -151,11 +175,19 @@ fake_start(FakeHandler handler, gpointer data)
 	return f;
 }
 
-/* Joins the thread (the client has hung up by now) and returns the calls made. */
+/* Joins the thread (the client has hung up by now) and returns the calls made; the
+ * descriptors received go to *fds_out when given, else are closed. */
 static char *
-fake_stop(Fake *f)
+fake_stop_fds(Fake *f, GArray **fds_out)
 {
 	g_thread_join(f->thread);
+	if (fds_out) {
+		*fds_out = f->fds;
+	} else {
+		for (guint i = 0; i < f->fds->len; i++)
+			close(g_array_index(f->fds, int, i));
+		g_array_unref(f->fds);
+	}
 	close(f->listen_fd);
 	unlink(f->sock_path);
 	rmdir(f->dir);
@@ -166,6 +198,12 @@ fake_stop(Fake *f)
 	g_free(f->dir);
 	g_free(f);
 	return calls;
+}
+
+static char *
+fake_stop(Fake *f)
+{
+	return fake_stop_fds(f, NULL);
 }
 
 typedef struct {
@@ -245,7 +283,8 @@ test_send_ok(void)
 	run(&r, f, args);
 	g_autofree char *calls = fake_stop(f);
 	g_autofree char *expect = g_strdup_printf("events.subscribe\ntransfer.send "
-	                                          "{\"path\":\"%s\",\"peer\":\"bob\"}", file);
+	                                          "{\"paths\":[\"%s\"],\"peer\":\"bob\"} "
+	                                          "[1 fd]", file);
 	g_assert_cmpstr(calls, ==, expect);
 	g_assert_cmpint(r.status, ==, 0);
 	g_assert_cmpstr(r.out, ==, "sent a.txt to bob: 5 bytes, sha256 abc123, verified by the receiver\n");
@@ -269,7 +308,7 @@ test_send_relative_path(void)
 	g_autofree char *calls = fake_stop(f);
 	g_assert_cmpint(chdir(cwd), ==, 0);
 	/* the daemon gets an absolute, normalised path */
-	g_autofree char *expect = g_strdup_printf("\"path\":\"%s\"", file);
+	g_autofree char *expect = g_strdup_printf("\"paths\":[\"%s\"]", file);
 	g_assert_nonnull(strstr(calls, expect));
 	g_assert_cmpint(r.status, ==, 0);
 	/* --json: the final Transfer object, one line */
@@ -426,6 +465,372 @@ test_send_interrupted(void)
 	unlink(file);
 }
 
+
+/* ---- several paths, one message ---------------------------------------------------- */
+
+#define TREE(id, state, extra)                                                            \
+	"{\"id\":\"" id "\",\"direction\":\"out\",\"peer\":\"bob\",\"name\":\"d (+1 more)\","   \
+	"\"items\":[\"d\",\"a.txt\"],\"files\":2,\"dirs\":1,\"links\":0,\"size\":10,"          \
+	"\"bytes\":0,\"state\":\"" state "\"" extra "}"
+
+static gboolean
+send_tree(Fake *f, const char *method, JsonObject *params, gint64 id)
+{
+	if (strcmp(method, P2P_M_EVENTS_SUBSCRIBE) == 0) {
+		fake_result(f, id, "{}");
+		return TRUE;
+	}
+	g_assert_cmpstr(method, ==, P2P_M_TRANSFER_SEND);
+	fake_result(f, id, TREE("t9", "connecting",
+	                        ",\"warnings\":[\"skipped \\\"d/fifo\\\": not a regular file, "
+	                        "directory or symlink\",\"skipped \\\"d/\\u001b[2J\\\": x\"]"));
+	/* a pause is not an end: p2pctl waits on */
+	fake_notify(f, P2P_E_TRANSFER_PAUSED,
+	            TREE("t9", "paused", ",\"bytes\":4,\"reason\":{\"code\":\"disconnected\"}"));
+	fake_notify(f, P2P_E_TRANSFER_RESUMED, TREE("t9", "transferring", ",\"bytes\":4"));
+	fake_notify(f, P2P_E_TRANSFER_COMPLETE, TREE("t9", "complete", ",\"bytes\":10"));
+	return TRUE;
+}
+
+static void
+test_send_tree(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("p2pctl-tree-XXXXXX", NULL);
+	g_autofree char *sub = g_build_filename(dir, "d", NULL);
+	g_autofree char *file = g_build_filename(dir, "a.txt", NULL);
+	g_autofree char *link = g_build_filename(dir, "link", NULL);
+	g_assert_cmpint(mkdir(sub, 0700), ==, 0);
+	g_assert_true(g_file_set_contents(file, "hello", 5, NULL));
+	/* a symlink on the command line is followed: its target's descriptor goes */
+	g_assert_cmpint(symlink("a.txt", link), ==, 0);
+
+	Fake *f = fake_start(send_tree, NULL);
+	g_auto(Run) r = { 0 };
+	const char *args[] = { "send", sub, link, "bob", NULL };
+	run(&r, f, args);
+	g_autoptr(GArray) fds = NULL;
+	g_autofree char *calls = fake_stop_fds(f, &fds);
+	g_autofree char *expect = g_strdup_printf(
+		"events.subscribe\ntransfer.send {\"paths\":[\"%s\",\"%s\"],\"peer\":\"bob\"} "
+		"[2 fds]", sub, link);
+	g_assert_cmpstr(calls, ==, expect);
+	g_assert_cmpint(r.status, ==, 0);
+	g_assert_cmpstr(r.err, ==,
+	                "p2pctl: warning: skipped \"d/fifo\": not a regular file, directory or symlink\n"
+	                "p2pctl: warning: skipped \"d/\\x1b[2J\": x\n");
+	g_assert_cmpstr(r.out, ==, "sent d (+1 more) to bob: 2 files, 1 directory, 10 bytes, "
+	                           "verified by the receiver\n");
+
+	/* both descriptors arrived, in the order of "paths", opened read-only */
+	g_assert_cmpuint(fds->len, ==, 2);
+	struct stat st, want;
+	int d = g_array_index(fds, int, 0), a = g_array_index(fds, int, 1);
+	g_assert_cmpint(fstat(d, &st), ==, 0);
+	g_assert_true(S_ISDIR(st.st_mode));
+	g_assert_cmpint(fstat(a, &st), ==, 0);
+	g_assert_cmpint(stat(file, &want), ==, 0);
+	g_assert_true(S_ISREG(st.st_mode));
+	g_assert_cmpuint(st.st_ino, ==, want.st_ino);
+	g_assert_cmpint(fcntl(a, F_GETFL) & O_ACCMODE, ==, O_RDONLY);
+	g_assert_cmpint(fcntl(d, F_GETFL) & O_ACCMODE, ==, O_RDONLY);
+	close(d);
+	close(a);
+	unlink(link);
+	unlink(file);
+	rmdir(sub);
+	rmdir(dir);
+}
+
+static gboolean
+send_no_wait(Fake *f, const char *method, JsonObject *params, gint64 id)
+{
+	g_assert_cmpstr(method, ==, P2P_M_TRANSFER_SEND);
+	fake_result(f, id, TREE("t7", "connecting", ",\"warnings\":[]"));
+	return TRUE;
+}
+
+static void
+test_send_no_wait(void)
+{
+	g_autofree char *file = NULL;
+	close(g_file_open_tmp("p2pctl-send-XXXXXX", &file, NULL));
+
+	Fake *f = fake_start(send_no_wait, NULL);
+	g_auto(Run) r = { 0 };
+	const char *args[] = { "send", "-n", file, "bob", NULL };
+	run(&r, f, args);
+	g_autoptr(GArray) fds = NULL;
+	g_autofree char *calls = fake_stop_fds(f, &fds);
+	/* no subscription: nothing is followed */
+	g_assert_true(g_str_has_prefix(calls, "transfer.send {"));
+	g_assert_true(g_str_has_suffix(calls, "} [1 fd]"));
+	g_assert_cmpint(r.status, ==, 0);
+	g_assert_cmpstr(r.out, ==, "t7\n");
+	g_assert_cmpstr(r.err, ==, "");
+	g_assert_cmpuint(fds->len, ==, 1);
+	close(g_array_index(fds, int, 0));
+
+	f = fake_start(send_no_wait, NULL);
+	g_auto(Run) j = { 0 };
+	const char *jargs[] = { "--json", "send", "--no-wait", file, "bob", NULL };
+	run(&j, f, jargs);
+	g_free(fake_stop(f));
+	g_assert_cmpint(j.status, ==, 0);
+	g_assert_true(g_str_has_prefix(j.out, "{\"id\":\"t7\""));
+	g_assert_nonnull(strstr(j.out, "\"warnings\":[]"));
+	unlink(file);
+}
+
+/* A request line the daemon would refuse is refused here, descriptors closed. */
+static void
+test_send_line_too_long(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("p2pctl-long-XXXXXX", NULL);
+	g_autofree char *comp = g_strnfill(250, 'x');
+	g_autoptr(GPtrArray) args = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GPtrArray) made = g_ptr_array_new_with_free_func(g_free);
+	g_autofree char *cur = g_strdup(dir);
+
+	/* one 3000-byte path, 30 times over the same file: 90 KB of JSON */
+	for (guint i = 0; i < 11; i++) {
+		char *next = g_build_filename(cur, comp, NULL);
+		g_assert_cmpint(mkdir(next, 0700), ==, 0);
+		g_ptr_array_add(made, g_strdup(next));
+		g_free(cur);
+		cur = next;
+	}
+	g_autofree char *file = g_build_filename(cur, "f", NULL);
+	g_assert_true(g_file_set_contents(file, "x", 1, NULL));
+	g_ptr_array_add(args, g_strdup("send"));
+	for (guint i = 0; i < 30; i++)
+		g_ptr_array_add(args, g_strdup(file));
+	g_ptr_array_add(args, g_strdup("bob"));
+	g_ptr_array_add(args, NULL);
+
+	Fake *f = fake_start(send_ok, NULL);
+	g_auto(Run) r = { 0 };
+	run(&r, f, (const char *const *)args->pdata);
+	g_autoptr(GArray) fds = NULL;
+	g_autofree char *calls = fake_stop_fds(f, &fds);
+	g_assert_cmpstr(calls, ==, "events.subscribe");
+	g_assert_cmpuint(fds->len, ==, 0);
+	g_assert_cmpint(r.status, ==, P2PCTL_EXIT_USAGE);
+	g_assert_nonnull(strstr(r.err, "the \"transfer.send\" request would be"));
+	g_assert_nonnull(strstr(r.err, "p2pd accepts at most 65536"));
+	unlink(file);
+	for (guint i = made->len; i > 0; i--)
+		rmdir(made->pdata[i - 1]);
+	rmdir(dir);
+}
+
+/* p2pctl_conn_attach_fds over a socketpair: one message, every descriptor. */
+static void
+test_attach_fds(void)
+{
+	int sv[2];
+	g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+	/* the answer is already waiting: the call writes, then reads it */
+	const char *answer = "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"ok\":true}}\n";
+	g_assert_cmpint(write(sv[1], answer, strlen(answer)), ==, (ssize_t)strlen(answer));
+
+	g_autoptr(P2pctlConn) conn = p2pctl_conn_new_from_fd(sv[0], "socketpair");
+	g_autoptr(GError) error = NULL;
+	int mine[5];
+	for (guint i = 0; i < G_N_ELEMENTS(mine); i++)
+		mine[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	g_assert_true(p2pctl_conn_attach_fds(conn, mine, 3, &error));
+	g_assert_true(p2pctl_conn_attach_fds(conn, mine + 3, 2, &error));
+	g_autoptr(JsonNode) res = p2pctl_conn_call(conn, "x.y", NULL, NULL, NULL, &error);
+	g_assert_no_error(error);
+	g_assert_nonnull(res);
+	/* handed over: the client's copies are closed */
+	for (guint i = 0; i < G_N_ELEMENTS(mine); i++)
+		g_assert_cmpint(fcntl(mine[i], F_GETFD), ==, -1);
+
+	char buf[4096];
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * 16)];
+	} control;
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+	                     .msg_controllen = sizeof(control.buf) };
+	ssize_t n = recvmsg(sv[1], &mh, MSG_CMSG_CLOEXEC);
+	g_assert_cmpint(n, >, 0);
+	g_autofree char *line = g_strndup(buf, n);
+	g_assert_nonnull(strstr(line, "\"method\":\"x.y\""));
+	g_assert_true(g_str_has_suffix(line, "}\n"));
+	guint cmsgs = 0, nfds = 0;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		g_assert_cmpint(c->cmsg_level, ==, SOL_SOCKET);
+		g_assert_cmpint(c->cmsg_type, ==, SCM_RIGHTS);
+		cmsgs++;
+		nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		int *got = (int *)CMSG_DATA(c);
+		for (guint i = 0; i < nfds; i++) {
+			int fd;
+			memcpy(&fd, &got[i], sizeof(fd));
+			g_assert_cmpint(fcntl(fd, F_GETFD), >=, 0);
+			close(fd);
+		}
+	}
+	g_assert_cmpuint(cmsgs, ==, 1);
+	g_assert_cmpuint(nfds, ==, 5);
+
+	/* a second request carries none */
+	const char *answer2 = "{\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{}}\n";
+	g_assert_cmpint(write(sv[1], answer2, strlen(answer2)), ==, (ssize_t)strlen(answer2));
+	g_autoptr(JsonNode) res2 = p2pctl_conn_call(conn, "x.z", NULL, NULL, NULL, &error);
+	g_assert_no_error(error);
+	mh.msg_controllen = sizeof(control.buf);
+	n = recvmsg(sv[1], &mh, MSG_CMSG_CLOEXEC);
+	g_assert_cmpint(n, >, 0);
+	g_assert_null(CMSG_FIRSTHDR(&mh));
+
+	/* beyond what the kernel passes in one message: refused, all closed */
+	int many[P2PCTL_MAX_SEND_FDS + 1];
+	for (guint i = 0; i < G_N_ELEMENTS(many); i++)
+		many[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	g_assert_false(p2pctl_conn_attach_fds(conn, many, G_N_ELEMENTS(many), &error));
+	g_assert_error(error, P2PCTL_ERROR, P2PCTL_ERROR_USAGE);
+	for (guint i = 0; i < G_N_ELEMENTS(many); i++)
+		g_assert_cmpint(fcntl(many[i], F_GETFD), ==, -1);
+	close(sv[1]);
+}
+
+/* ---- accept, reject, cancel, transfers, status ------------------------------------ */
+
+static gboolean
+one_answer(Fake *f, const char *method, JsonObject *params, gint64 id)
+{
+	fake_result(f, id, f->data);
+	return TRUE;
+}
+
+static void
+test_accept_cancel(void)
+{
+	g_autofree char *cwd = g_get_current_dir();
+	Fake *f = fake_start(one_answer, (gpointer)TREE("t5", "transferring",
+	                                                ",\"direction\":\"in\","
+	                                                "\"output\":\"/x/in\""));
+	g_auto(Run) r = { 0 };
+	const char *args[] = { "accept", "t5", "--output", "in", NULL };
+	run(&r, f, args);
+	g_autofree char *calls = fake_stop(f);
+	g_autofree char *expect = g_strdup_printf("transfer.accept {\"id\":\"t5\",\"output\":"
+	                                          "\"%s/in\"}", cwd);
+	g_assert_cmpstr(calls, ==, expect);
+	g_assert_cmpint(r.status, ==, 0);
+	g_assert_cmpstr(r.out, ==, "accepted t5: d (+1 more) (2 files, 1 directory, 10 B) from "
+	                           "bob, now transferring, saving into /x/in\n");
+
+	f = fake_start(one_answer, (gpointer)TREE("t6", "cancelled",
+	                                          ",\"reason\":{\"code\":\"cancelled\"}"));
+	g_auto(Run) c = { 0 };
+	const char *cargs[] = { "cancel", "-r", "wrong files", "t6", NULL };
+	run(&c, f, cargs);
+	g_autofree char *ccalls = fake_stop(f);
+	g_assert_cmpstr(ccalls, ==, "transfer.cancel {\"id\":\"t6\",\"reason\":\"wrong files\"}");
+	g_assert_cmpint(c.status, ==, 0);
+	g_assert_cmpstr(c.out, ==, "cancelled t6: d (+1 more) (2 files, 1 directory, 10 B) to "
+	                           "bob, now cancelled\n");
+
+	/* without options: {"id"} only; --json prints the raw result */
+	f = fake_start(one_answer, (gpointer)TREE("t8", "rejected", ""));
+	g_auto(Run) j = { 0 };
+	const char *jargs[] = { "--json", "reject", "t8", NULL };
+	run(&j, f, jargs);
+	g_autofree char *jcalls = fake_stop(f);
+	g_assert_cmpstr(jcalls, ==, "transfer.reject {\"id\":\"t8\"}");
+	g_assert_true(g_str_has_prefix(j.out, "{\"id\":\"t8\",\"direction\":\"out\""));
+}
+
+static gboolean
+cancel_inactive(Fake *f, const char *method, JsonObject *params, gint64 id)
+{
+	fake_error(f, id, P2P_RPC_STATE, "transfer t6 is not active (complete)", NULL);
+	return TRUE;
+}
+
+static void
+test_cancel_inactive(void)
+{
+	Fake *f = fake_start(cancel_inactive, NULL);
+	g_auto(Run) r = { 0 };
+	const char *args[] = { "cancel", "t6", NULL };
+	run(&r, f, args);
+	g_free(fake_stop(f));
+	g_assert_cmpint(r.status, ==, P2PCTL_EXIT_FAILED);
+	g_assert_cmpstr(r.err, ==, "p2pctl: transfer t6 is not active (complete)\n");
+}
+
+#define LIST                                                                               \
+	"{\"transfers\":["                                                                     \
+	TREE("t1", "paused", ",\"bytes\":5,\"reason\":{\"code\":\"disconnected\"}") ","          \
+	"{\"id\":\"o1\",\"direction\":\"in\",\"peer\":\"carol\",\"name\":\"b.bin\",\"files\":1," \
+	"\"dirs\":0,\"links\":0,\"size\":2048,\"bytes\":0,\"state\":\"offered\"},"               \
+	"{\"id\":\"x1\",\"direction\":\"in\",\"peer\":\"carol\",\"name\":\"c\",\"size\":0,"      \
+	"\"state\":\"rejected\",\"reason\":{\"code\":\"expired\"}}"                              \
+	"]}"
+
+static void
+test_transfers_table(void)
+{
+	Fake *f = fake_start(one_answer, (gpointer)LIST);
+	g_auto(Run) r = { 0 };
+	const char *args[] = { "transfers", "--all", NULL };
+	run(&r, f, args);
+	g_autofree char *calls = fake_stop(f);
+	g_assert_cmpstr(calls, ==, "transfer.list {\"all\":true}");
+	g_assert_cmpint(r.status, ==, 0);
+	g_assert_cmpstr(r.out, ==,
+	                "ID  DIR  PEER   STATE                 FILES  SIZE     DONE  NAME\n"
+	                "t1  out  bob    paused: disconnected  2+     10 B     50%   d (+1 more)\n"
+	                "o1  in   carol  offered               1      2.0 KiB  0%    b.bin\n"
+	                "x1  in   carol  rejected: expired     -      0 B      0%    c\n");
+	g_assert_cmpstr(r.err, ==, "1 incoming offer waits for a decision: 'p2pctl accept o1' "
+	                           "or 'p2pctl reject o1'\n");
+
+	/* --json: the daemon's answer as it is */
+	f = fake_start(one_answer, (gpointer)LIST);
+	g_auto(Run) j = { 0 };
+	const char *jargs[] = { "status", "--json", NULL };
+	run(&j, f, jargs);
+	g_free(fake_stop(f));
+	g_assert_true(g_str_has_prefix(j.out, "{\"transfers\":[{\"id\":\"t1\""));
+	g_assert_cmpstr(j.err, ==, "");
+}
+
+static void
+test_status_detail(void)
+{
+	Fake *f = fake_start(one_answer, (gpointer)TREE("t1", "complete",
+	                                                ",\"bytes\":10,\"wire_bytes\":6,"
+	                                                "\"duration\":3,\"rate\":3.3"));
+	g_auto(Run) r = { 0 };
+	const char *args[] = { "status", "t1", NULL };
+	run(&r, f, args);
+	g_autofree char *calls = fake_stop(f);
+	g_assert_cmpstr(calls, ==, "transfer.status {\"id\":\"t1\"}");
+	g_assert_cmpint(r.status, ==, 0);
+	g_assert_cmpstr(r.out, ==,
+	                "id:          t1\n"
+	                "direction:   out (sending)\n"
+	                "peer:        bob\n"
+	                "name:        d (+1 more)\n"
+	                "items:       d\n"
+	                "             a.txt\n"
+	                "contents:    2 files, 1 directory\n"
+	                "state:       complete\n"
+	                "size:        10 bytes\n"
+	                "done:        10 bytes\n"
+	                "progress:    100%\n"
+	                "on the wire: 6 bytes\n"
+	                "duration:    0:03\n"
+	                "mean rate:   3 B/s\n");
+}
+
 /* ---- recv ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -564,6 +969,90 @@ test_recv_bad_name(void)
 	rmdir(dir);
 }
 
+
+/* recv takes single files only: a tree in the list is no candidate, and a take the
+ * daemon refuses (-32010) moves on to the next one. */
+static gboolean
+recv_skips_trees(Fake *f, const char *method, JsonObject *params, gint64 id)
+{
+	RecvScript *s = f->data;
+
+	if (strcmp(method, P2P_M_EVENTS_SUBSCRIBE) == 0) {
+		fake_result(f, id, "{}");
+	} else if (strcmp(method, P2P_M_TRANSFER_LIST) == 0) {
+		g_autofree char *list = g_strdup_printf("{\"transfers\":["
+		            "{\"id\":\"d1\",\"direction\":\"in\",\"name\":\"photos\",\"files\":3,"
+		            "\"dirs\":1,\"size\":5,\"state\":\"complete\",\"started\":1},"
+		            "{\"id\":\"d2\",\"direction\":\"in\",\"name\":\"l\",\"files\":1,"
+		            "\"links\":1,\"size\":5,\"state\":\"transferring\",\"started\":1},"
+		            "{\"id\":\"s1\",\"direction\":\"in\",\"name\":\"a.txt\",\"size\":5,"
+		            "\"state\":\"complete\",\"started\":2}%s]}",
+		            s->file_fd >= 0 ? ",{\"id\":\"s2\",\"direction\":\"in\",\"name\":"
+		                              "\"a.txt\",\"files\":1,\"size\":5,\"state\":"
+		                              "\"complete\",\"started\":3}" : "");
+		fake_result(f, id, list);
+	} else if (strcmp(method, P2P_M_TRANSFER_TAKE) == 0) {
+		const char *tid = json_object_get_string_member(params, "id");
+		if (strcmp(tid, "s1") == 0) {
+			fake_error(f, id, P2P_RPC_STATE, "transfer s1 is a directory tree or several "
+			           "files; it was saved in /inbox/a.txt", NULL);
+			return s->file_fd >= 0;
+		}
+		g_assert_cmpstr(tid, ==, "s2");
+		fake_result_fd(f, id, "{\"name\":\"a.txt\",\"size\":5,\"sha256\":\"" HELLO_SHA "\"}",
+		               s->file_fd);
+	} else if (strcmp(method, P2P_M_TRANSFER_TAKEN) == 0) {
+		fake_result(f, id, "{}");
+	} else if (strcmp(method, P2P_M_TRANSFER_STATUS) == 0) {
+		fake_result(f, id, XFER("s2", "in", "complete", ""));
+	} else {
+		fake_error(f, id, P2P_RPC_METHOD_NOT_FOUND, "no", NULL);
+	}
+	return TRUE;
+}
+
+static void
+test_recv_skips_trees(void)
+{
+	g_autofree char *dir = g_dir_make_tmp("p2pctl-out-XXXXXX", NULL);
+	g_autofree char *expected = g_build_filename(dir, "a.txt", NULL);
+	RecvScript s = { source_fd(), NULL, NULL };
+
+	Fake *f = fake_start(recv_skips_trees, &s);
+	g_auto(Run) r = { 0 };
+	const char *args[] = { "recv", "--output", dir, NULL };
+	run(&r, f, args);
+	g_autofree char *calls = fake_stop(f);
+	g_assert_cmpstr(calls, ==, "events.subscribe\ntransfer.list\n"
+	                           "transfer.take {\"id\":\"s1\"}\n"
+	                           "transfer.take {\"id\":\"s2\"}\n"
+	                           "transfer.taken {\"id\":\"s2\"}\n"
+	                           "transfer.status {\"id\":\"s2\"}");
+	g_assert_cmpint(r.status, ==, 0);
+	g_autofree char *line = g_strdup_printf("%s\n", expected);
+	g_assert_cmpstr(r.out, ==, line);
+	/* another file was saved: the skipped one is not worth a note */
+	g_assert_cmpstr(r.err, ==, "");
+	close(s.file_fd);
+	unlink(expected);
+	rmdir(dir);
+
+	/* the only candidate refused: its message is shown, then recv waits (here the
+	 * daemon hangs up, which ends it) */
+	dir = (g_free(dir), g_dir_make_tmp("p2pctl-out-XXXXXX", NULL));
+	RecvScript none = { -1, NULL, NULL };
+	f = fake_start(recv_skips_trees, &none);
+	g_auto(Run) o = { 0 };
+	const char *oargs[] = { "recv", "--output", dir, NULL };
+	run(&o, f, oargs);
+	g_free(fake_stop(f));
+	g_assert_cmpint(o.status, ==, P2PCTL_EXIT_FAILED);
+	g_assert_true(g_str_has_prefix(o.err, "p2pctl: note: transfer s1 is a directory tree or "
+	                                      "several files; it was saved in /inbox/a.txt\n"));
+	g_assert_nonnull(strstr(o.err, "p2pd closed the connection"));
+	rmdir(dir);
+}
+
 static void
 test_save_file_names(void)
 {
@@ -611,6 +1100,15 @@ main(int argc, char **argv)
 	g_test_add_func("/p2pctl/rpc/recv-bad-hash", test_recv_bad_hash);
 	g_test_add_func("/p2pctl/rpc/recv-bad-name", test_recv_bad_name);
 	g_test_add_func("/p2pctl/rpc/save-file-names", test_save_file_names);
+	g_test_add_func("/p2pctl/rpc/recv-skips-trees", test_recv_skips_trees);
+	g_test_add_func("/p2pctl/rpc/send-tree", test_send_tree);
+	g_test_add_func("/p2pctl/rpc/send-no-wait", test_send_no_wait);
+	g_test_add_func("/p2pctl/rpc/send-line-too-long", test_send_line_too_long);
+	g_test_add_func("/p2pctl/rpc/attach-fds", test_attach_fds);
+	g_test_add_func("/p2pctl/rpc/accept-cancel", test_accept_cancel);
+	g_test_add_func("/p2pctl/rpc/cancel-inactive", test_cancel_inactive);
+	g_test_add_func("/p2pctl/rpc/transfers-table", test_transfers_table);
+	g_test_add_func("/p2pctl/rpc/status-detail", test_status_detail);
 	/* last: the interruption flag stays set for the rest of the process */
 	g_test_add_func("/p2pctl/rpc/send-interrupted", test_send_interrupted);
 	return g_test_run();
