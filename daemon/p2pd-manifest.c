@@ -332,7 +332,7 @@ gboolean
 p2p_manifest_path_valid(const char *path, GError **error)
 {
 	if (path[0] == '\0') {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_FILENAME, "the path is empty");
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_FILENAME, "path \"\" is refused: it is empty");
 		return FALSE;
 	}
 	if (strlen(path) > P2P_PATH_MAX) {
