@@ -180,6 +180,32 @@ p2p_frame_data_parse(const guint8 *p, gsize len, guint64 *xfer, guint32 *file,
 	return TRUE;
 }
 
+void
+p2p_frame_file_end(guint8 out[P2P_FILE_END_LEN], guint64 xfer, guint32 file,
+                   const guint8 sha256[P2P_SHA256_LEN])
+{
+	guint8 hdr[P2P_DATA_HEADER];
+	p2p_frame_data_header(hdr, xfer, file, 0);
+	memcpy(out, hdr, 12);
+	memcpy(out + 12, sha256, P2P_SHA256_LEN);
+}
+
+gboolean
+p2p_frame_file_end_parse(const guint8 *p, gsize len, guint64 *xfer, guint32 *file,
+                         const guint8 **sha256, GError **error)
+{
+	if (len != P2P_FILE_END_LEN) {
+		g_set_error(error, P2P_FRAME_PARSE_ERROR, P2P_FRAME_PARSE_ERROR_MALFORMED,
+		            "file-end frame of %" G_GSIZE_FORMAT " bytes, expected %d", len,
+		            P2P_FILE_END_LEN);
+		return FALSE;
+	}
+	*xfer = get_be64(p);
+	*file = get_be32(p + 8);
+	*sha256 = p + 12;
+	return TRUE;
+}
+
 JsonObject *
 p2p_frame_parse_json(GBytes *payload, GError **error)
 {

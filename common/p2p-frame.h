@@ -52,6 +52,11 @@ gboolean p2p_frame_data_parse(const guint8 *p, gsize len, guint64 *xfer, guint32
                               guint64 *offset, const guint8 **data, gsize *data_len,
                               GError **error);
 
+/* FILE_END: binary, so that a tree of small files costs no JSON per file. */
+void p2p_frame_file_end(guint8 out[P2P_FILE_END_LEN], guint64 xfer, guint32 file,
+                        const guint8 sha256[P2P_SHA256_LEN]);
+gboolean p2p_frame_file_end_parse(const guint8 *p, gsize len, guint64 *xfer, guint32 *file,
+                                  const guint8 **sha256, GError **error);
 /* A frame payload as a JSON object: UTF-8, depth checked (P2P_JSONRPC_MAX_DEPTH) before
  * parsing, root must be an object. Returns a new reference. */
 JsonObject *p2p_frame_parse_json(GBytes *payload, GError **error);

@@ -100,7 +100,7 @@ typedef enum {
 	P2P_FRAME_ACCEPT   = 0x03, /* JSON {xfer, file, offset}: start or resume there */
 	P2P_FRAME_REJECT   = 0x04, /* JSON {xfer, code, message} */
 	P2P_FRAME_DATA     = 0x05, /* binary [u64 BE xfer][u32 BE entry][u64 BE offset][bytes] */
-	P2P_FRAME_FILE_END = 0x06, /* JSON {xfer, file, sha256} */
+	P2P_FRAME_FILE_END = 0x06, /* binary [u64 BE xfer][u32 BE entry][32 bytes SHA-256] */
 	P2P_FRAME_ACK      = 0x07, /* JSON {xfer, upto}: entries < upto are durable */
 	P2P_FRAME_NACK     = 0x08, /* JSON {xfer, file, code, message} */
 	P2P_FRAME_CANCEL   = 0x09, /* JSON {xfer, code, message} */
@@ -109,6 +109,8 @@ typedef enum {
 } P2pFrameType;
 
 #define P2P_DATA_HEADER           20               /* xfer + file + offset */
+#define P2P_SHA256_LEN            32
+#define P2P_FILE_END_LEN          (12 + P2P_SHA256_LEN) /* xfer + file + digest */
 /* Entries one transfer may carry at most, whatever max-files says (the receiver holds
  * the manifest in memory), and the bytes of manifest per OFFER/MANIFEST frame. */
 #define P2P_OFFER_MAX_ENTRIES     1000000

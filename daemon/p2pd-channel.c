@@ -43,6 +43,9 @@ struct _P2pChannel {
 	gsize out_pos;
 	P2pFrameReader reader;
 	guint8 *scratch;       /* one record: frame header + start of the payload */
+	guint corked;          /* p2p_channel_cork depth: small frames share records */
+	gsize corked_len;      /* plaintext waiting in corked_buf */
+	guint8 *corked_buf;
 
 	guint busy;            /* depth of our code on the stack that may call back */
 	gboolean free_requested;
@@ -199,6 +202,7 @@ real_free(P2pChannel *c)
 	p2p_frame_reader_clear(&c->reader);
 	g_byte_array_unref(c->out);
 	g_free(c->scratch);
+	g_free(c->corked_buf);
 	g_free(c->peer_fingerprint);
 	g_clear_error(&c->close_error);
 	g_main_context_unref(c->context);
@@ -368,8 +372,39 @@ ssl_write_all(P2pChannel *c, const void *data, gsize len, GError **error)
 	return TRUE;
 }
 
+/* Hands the ciphertext to the transport and keeps the writable bookkeeping. */
+static gboolean
+push_out(P2pChannel *c, GError **error)
+{
+	if (!flush_out(c)) {
+		if (c->close_error != NULL)
+			g_set_error_literal(error, c->close_error->domain, c->close_error->code,
+			                    c->close_error->message);
+		else
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_CLOSED, "peer channel is closed");
+		return FALSE;
+	}
+	if (queued(c) > P2P_CHANNEL_LOW_WATER)
+		c->owe_writable = TRUE;
+	else
+		check_writable_deferred(c);
+	return TRUE;
+}
+
+/* Encrypts the frames gathered while corked, in one record. */
+static gboolean
+write_corked(P2pChannel *c, GError **error)
+{
+	if (c->corked_len == 0)
+		return TRUE;
+	gsize n = c->corked_len;
+	c->corked_len = 0;
+	return ssl_write_all(c, c->corked_buf, n, error);
+}
+
 /* One frame: header (+ extra header) and the start of the payload share the first
- * record, the rest of the payload is encrypted from the caller's buffer. */
+ * record, the rest of the payload is encrypted from the caller's buffer. While corked,
+ * frames that fit are gathered and encrypted together. */
 static gboolean
 write_frame(P2pChannel *c, guint8 type, const guint8 *extra, gsize extra_len,
             const guint8 *payload, gsize len, GError **error)
@@ -395,10 +430,23 @@ write_frame(P2pChannel *c, guint8 type, const guint8 *extra, gsize extra_len,
 		            "unknown frame type 0x%02x", type);
 		return FALSE;
 	}
+	gsize head = P2P_FRAME_HEADER + extra_len;
+	if (c->corked && c->corked_len + head + len <= TLS_RECORD_MAX) {
+		/* several small frames (a tree's files and their ends) in one record */
+		guint8 *p = c->corked_buf + c->corked_len;
+		p2p_frame_header(p, type, total);
+		if (extra_len > 0)
+			memcpy(p + P2P_FRAME_HEADER, extra, extra_len);
+		if (len > 0)
+			memcpy(p + head, payload, len);
+		c->corked_len += head + len;
+		return TRUE;
+	}
+	if (!write_corked(c, error))
+		return FALSE;
 	p2p_frame_header(c->scratch, type, total);
 	if (extra_len > 0)
 		memcpy(c->scratch + P2P_FRAME_HEADER, extra, extra_len);
-	gsize head = P2P_FRAME_HEADER + extra_len;
 	gsize first = MIN(len, TLS_RECORD_MAX - head);
 	if (first > 0)
 		memcpy(c->scratch + head, payload, first);
@@ -406,19 +454,26 @@ write_frame(P2pChannel *c, guint8 type, const guint8 *extra, gsize extra_len,
 		return FALSE;
 	if (len > first && !ssl_write_all(c, payload + first, len - first, error))
 		return FALSE;
-	if (!flush_out(c)) {
-		if (c->close_error != NULL)
-			g_set_error_literal(error, c->close_error->domain, c->close_error->code,
-			                    c->close_error->message);
-		else
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_CLOSED, "peer channel is closed");
-		return FALSE;
+	return c->corked ? TRUE : push_out(c, error);
+}
+
+void
+p2p_channel_cork(P2pChannel *c)
+{
+	c->corked++;
+}
+
+gboolean
+p2p_channel_uncork(P2pChannel *c, GError **error)
+{
+	g_return_val_if_fail(c->corked > 0, FALSE);
+	if (--c->corked > 0)
+		return TRUE;
+	if (c->state != CH_OPEN) {
+		c->corked_len = 0;
+		return TRUE;
 	}
-	if (queued(c) > P2P_CHANNEL_LOW_WATER)
-		c->owe_writable = TRUE;
-	else
-		check_writable_deferred(c);
-	return TRUE;
+	return write_corked(c, error) && push_out(c, error);
 }
 
 gboolean
@@ -769,6 +824,7 @@ p2p_channel_new(P2pTransport *transport, P2pIdentity *identity, gboolean is_clie
 	c->context = g_main_context_ref_thread_default();
 	c->out = g_byte_array_sized_new(64 * 1024);
 	c->scratch = g_malloc(TLS_RECORD_MAX);
+	c->corked_buf = g_malloc(TLS_RECORD_MAX);
 	p2p_frame_reader_init(&c->reader);
 	c->state = CH_HANDSHAKE;
 	p2p_transport_set_callbacks(transport, &transport_callbacks, c);

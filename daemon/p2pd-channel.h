@@ -61,6 +61,11 @@ gboolean p2p_channel_send_data(P2pChannel *c, guint64 xfer, guint32 file, guint6
                                const void *data, gsize len, GError **error);
 gboolean p2p_channel_send_json(P2pChannel *c, guint8 type, JsonObject *payload,
                                GError **error);
+/* Between cork and uncork (they nest), small frames are gathered into shared TLS
+ * records and handed to the transport at uncork: fewer records and writes for a run of
+ * small frames. Order is kept. */
+void p2p_channel_cork(P2pChannel *c);
+gboolean p2p_channel_uncork(P2pChannel *c, GError **error);
 /* Bytes accepted but not yet taken by the transport. A file sender keeps this under
  * about 1 MiB and waits for `writable`. */
 gsize p2p_channel_queued(P2pChannel *c);

@@ -638,8 +638,6 @@ typedef struct {
 	guint64 count;
 	guint64 bytes;
 	JsonArray *entries;
-	guint64 file;
-	const char *sha256;
 } OfferFields;
 
 static const P2pField offer_fields[] = {
@@ -654,12 +652,7 @@ static const P2pField manifest_fields[] = {
 	P2P_FIELD(OfferFields, entries, "entries", P2P_FIELD_ARRAY, TRUE, 0),
 	{ NULL },
 };
-static const P2pField end_fields[] = {
-	P2P_FIELD(OfferFields, xfer, "xfer", P2P_FIELD_UINT, TRUE, 0),
-	P2P_FIELD(OfferFields, file, "file", P2P_FIELD_UINT, TRUE, 0),
-	P2P_FIELD(OfferFields, sha256, "sha256", P2P_FIELD_STRING, TRUE, 64),
-	{ NULL },
-};
+
 
 /* Adds entries to po; answers and drops it on a bad entry; completes it at count. */
 static void
@@ -937,22 +930,25 @@ finalize(P2pTransfer *t)
 }
 
 void
-p2p_receive_file_end(P2pDaemon *d, P2pSession *s, JsonObject *o)
+p2p_receive_file_end(P2pDaemon *d, P2pSession *s, GBytes *payload)
 {
-	OfferFields f = { 0 };
+	guint64 xfer;
+	guint32 file;
+	const guint8 *sha256;
+	gsize plen;
+	const guint8 *p = g_bytes_get_data(payload, &plen);
 	g_autoptr(GError) error = NULL;
 
-	if (!p2p_schema_decode(o, end_fields, &f, &error)) {
+	if (!p2p_frame_file_end_parse(p, plen, &xfer, &file, &sha256, &error)) {
 		p2p_transfer_protocol_error(s, "bad FILE_END: %s", error->message);
 		return;
 	}
-	P2pTransfer *t = p2p_transfer_find(d, s, FALSE, f.xfer);
+	P2pTransfer *t = p2p_transfer_find(d, s, FALSE, xfer);
 	if (t == NULL || t->state != P2P_XFER_TRANSFERRING)
 		return;
-	if (f.file != t->cur) {
+	if (file != t->cur) {
 		p2p_transfer_fail(t, P2P_FRAME_CANCEL, P2P_REASON_PROTOCOL,
-		                  "FILE_END for entry %" G_GUINT64_FORMAT ", expected entry %u", f.file,
-		                  t->cur);
+		                  "FILE_END for entry %u, expected entry %u", file, t->cur);
 		return;
 	}
 	P2pEntry *e = p2p_manifest_entry(t->manifest, t->cur);
@@ -967,11 +963,15 @@ p2p_receive_file_end(P2pDaemon *d, P2pSession *s, JsonObject *o)
 		                  e->path, t->cur_off, e->size);
 		return;
 	}
-	g_autofree char *got = p2p_digest_hex(t->md);
-	if (g_ascii_strcasecmp(got, f.sha256) != 0) {
+	guint8 got[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	EVP_DigestFinal_ex(t->md, got, &len);
+	if (memcmp(got, sha256, P2P_SHA256_LEN) != 0) {
+		g_autofree char *want_hex = p2p_hex(sha256, P2P_SHA256_LEN);
+		g_autofree char *got_hex = p2p_hex(got, P2P_SHA256_LEN);
 		p2p_transfer_fail(t, P2P_FRAME_NACK, P2P_REASON_HASH_MISMATCH,
 		                  "SHA-256 mismatch for \"%s\": the sender announced %s, the received "
-		                  "bytes hash to %s", e->path, f.sha256, got);
+		                  "bytes hash to %s", e->path, want_hex, got_hex);
 		return;
 	}
 	struct timespec ts[2] = { { e->mtime, 0 }, { e->mtime, 0 } };
@@ -982,7 +982,7 @@ p2p_receive_file_end(P2pDaemon *d, P2pSession *s, JsonObject *o)
 	}
 	if (p2p_transfer_is_single_file(t)) {
 		g_free(t->sha256);
-		t->sha256 = g_steal_pointer(&got);
+		t->sha256 = p2p_hex(got, P2P_SHA256_LEN);
 	}
 	p2p_transfer_release_io(t);
 	t->pending++;

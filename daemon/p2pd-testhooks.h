@@ -21,9 +21,9 @@ typedef struct {
 	 * bytes it read, whatever the hook does to them. FALSE: send nothing more of this
 	 * file and go to its FILE_END now. */
 	gboolean (*data)(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer, guint32 *file);
-	/* Just before FILE_END goes out: may rewrite it (sha256). FALSE: do not send it,
-	 * and leave the transfer waiting as if it had been sent. */
-	gboolean (*file_end)(JsonObject *end);
+	/* Just before FILE_END goes out: may rewrite the SHA-256 it carries. FALSE: do not
+	 * send it, and go on as if it had been sent. */
+	gboolean (*file_end)(guint8 sha256[32]);
 } P2pTestHooks;
 
 extern const P2pTestHooks *p2p_test_hooks;

@@ -32,7 +32,8 @@ void p2p_transfer_fail(P2pTransfer *t, guint8 tell, const char *code, const char
 void p2p_transfer_pause(P2pTransfer *t, const char *message);
 /* Closes the file being moved and frees the hash. */
 void p2p_transfer_release_io(P2pTransfer *t);
-char *p2p_digest_hex(EVP_MD_CTX *md);
+/* Lowercase hex of len bytes. */
+char *p2p_hex(const guint8 *data, gsize len);
 /* Hashes the first len bytes of fd into a new SHA-256 context (for a resumed file). */
 EVP_MD_CTX *p2p_digest_prefix(int fd, guint64 len, GError **error);
 /* A transfer bound to s, by direction and wire id. */
@@ -47,7 +48,7 @@ void p2p_transfer_protocol_error(P2pSession *s, const char *fmt, ...) G_GNUC_PRI
 void p2p_receive_offer(P2pDaemon *d, P2pSession *s, JsonObject *o);
 void p2p_receive_manifest(P2pDaemon *d, P2pSession *s, JsonObject *o);
 void p2p_receive_data(P2pDaemon *d, P2pSession *s, GBytes *payload);
-void p2p_receive_file_end(P2pDaemon *d, P2pSession *s, JsonObject *o);
+void p2p_receive_file_end(P2pDaemon *d, P2pSession *s, GBytes *payload);
 gboolean p2p_receive_accept(P2pTransfer *t, const char *output, GError **error);
 /* Drops the manifests of offers still arriving on s. */
 void p2p_receive_session_closed(P2pDaemon *d, P2pSession *s);

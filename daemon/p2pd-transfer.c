@@ -347,15 +347,16 @@ p2p_transfer_clear_reason(P2pTransfer *t)
 }
 
 char *
-p2p_digest_hex(EVP_MD_CTX *md)
+p2p_hex(const guint8 *data, gsize len)
 {
-	guint8 out[EVP_MAX_MD_SIZE];
-	unsigned int len = 0;
-	EVP_DigestFinal_ex(md, out, &len);
-	GString *s = g_string_sized_new(len * 2);
-	for (unsigned int i = 0; i < len; i++)
-		g_string_append_printf(s, "%02x", out[i]);
-	return g_string_free(s, FALSE);
+	static const char digits[] = "0123456789abcdef";
+	char *s = g_malloc(len * 2 + 1);
+	for (gsize i = 0; i < len; i++) {
+		s[2 * i] = digits[data[i] >> 4];
+		s[2 * i + 1] = digits[data[i] & 15];
+	}
+	s[len * 2] = '\0';
+	return s;
 }
 
 EVP_MD_CTX *
@@ -555,19 +556,19 @@ p2p_transfer_send(P2pDaemon *d, char **paths, int *fds, guint n, const P2pCaller
 static gboolean
 send_file_end(P2pTransfer *t, P2pChannel *c)
 {
-	g_autoptr(JsonObject) o = json_object_new();
-	g_autofree char *hex = p2p_digest_hex(t->md);
-	json_object_set_int_member(o, "xfer", (gint64)t->wire_id);
-	json_object_set_int_member(o, "file", t->cur);
-	json_object_set_string_member(o, "sha256", hex);
+	guint8 digest[EVP_MAX_MD_SIZE];
+	guint8 frame[P2P_FILE_END_LEN];
+	unsigned int len = 0;
+
+	EVP_DigestFinal_ex(t->md, digest, &len);
 	if (p2p_transfer_is_single_file(t)) {
 		g_free(t->sha256);
-		t->sha256 = g_strdup(hex);
+		t->sha256 = p2p_hex(digest, P2P_SHA256_LEN);
 	}
-	if (p2p_test_hooks == NULL || p2p_test_hooks->file_end == NULL ||
-	    p2p_test_hooks->file_end(o))
-		return p2p_channel_send_json(c, P2P_FRAME_FILE_END, o, NULL);
-	return TRUE;
+	if (p2p_test_hooks && p2p_test_hooks->file_end && !p2p_test_hooks->file_end(digest))
+		return TRUE;
+	p2p_frame_file_end(frame, t->wire_id, t->cur, digest);
+	return p2p_channel_send(c, P2P_FRAME_FILE_END, frame, sizeof(frame), NULL);
 }
 
 /* The test seam (p2pd-testhooks.h): without hooks every chunk goes out as it was read. */
@@ -690,16 +691,12 @@ rate_allows(P2pTransfer *t)
 }
 
 static void
-pump(P2pTransfer *t)
+pump_files(P2pTransfer *t, P2pChannel *c)
 {
-	P2pChannel *c = t->session ? p2p_session_get_channel(t->session) : NULL;
 	P2pManifest *m = t->manifest;
-	g_autofree guint8 *buf = NULL;
+	g_autofree guint8 *buf = g_malloc(P2P_DATA_CHUNK);
 	g_autoptr(GError) error = NULL;
 
-	if (c == NULL || t->state != P2P_XFER_TRANSFERRING)
-		return;
-	buf = g_malloc(P2P_DATA_CHUNK);
 	while (t->state == P2P_XFER_TRANSFERRING && p2p_channel_queued(c) < SEND_HIGH_WATER) {
 		if (t->fd < 0) {
 			while (t->cur < m->entries->len &&
@@ -772,6 +769,21 @@ pump(P2pTransfer *t)
 			t->cur_off = 0;
 		}
 	}
+}
+
+/* Sends what the channel takes now; small files and their FILE_ENDs share records. */
+static void
+pump(P2pTransfer *t)
+{
+	P2pChannel *c = t->session ? p2p_session_get_channel(t->session) : NULL;
+	g_autoptr(GError) error = NULL;
+
+	if (c == NULL || t->state != P2P_XFER_TRANSFERRING)
+		return;
+	p2p_channel_cork(c);
+	pump_files(t, c);
+	if (!p2p_channel_uncork(c, &error) && t->session)
+		p2p_transfer_pause(t, error->message);
 }
 
 /* ---- answers to the sender -------------------------------------------------------- */
@@ -926,6 +938,10 @@ p2p_transfers_frame(P2pDaemon *d, P2pSession *s, guint8 type, GBytes *payload)
 		p2p_receive_data(d, s, payload);
 		return;
 	}
+	if (type == P2P_FRAME_FILE_END) {
+		p2p_receive_file_end(d, s, payload);
+		return;
+	}
 	g_autoptr(JsonObject) o = p2p_frame_parse_json(payload, &error);
 	if (o == NULL) {
 		p2p_transfer_protocol_error(s, "bad frame 0x%02x: %s", type, error->message);
@@ -937,9 +953,6 @@ p2p_transfers_frame(P2pDaemon *d, P2pSession *s, guint8 type, GBytes *payload)
 		break;
 	case P2P_FRAME_MANIFEST:
 		p2p_receive_manifest(d, s, o);
-		break;
-	case P2P_FRAME_FILE_END:
-		p2p_receive_file_end(d, s, o);
 		break;
 	case P2P_FRAME_ACCEPT:
 	case P2P_FRAME_REJECT:
