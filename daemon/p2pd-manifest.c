@@ -388,6 +388,71 @@ p2p_manifest_entries_to_json(const P2pManifest *m, guint first, guint n, gboolea
 	return a;
 }
 
+/* JSON text by hand: json-glib's generator formats every number through printf and
+ * was a tenth of a 10,000-file send. Strings here are valid UTF-8 (the walk and the
+ * schema both made sure), so only quotes, backslashes and controls need escaping. */
+static void
+append_json_string(GString *out, const char *s)
+{
+	g_string_append_c(out, '"');
+	for (const char *p = s; *p; p++) {
+		guchar c = *p;
+		if (c == '"' || c == '\\') {
+			g_string_append_c(out, '\\');
+			g_string_append_c(out, c);
+		} else if (c < 0x20) {
+			g_string_append_printf(out, "\\u%04x", c);
+		} else {
+			g_string_append_c(out, c);
+		}
+	}
+	g_string_append_c(out, '"');
+}
+
+static void
+append_member_int(GString *out, const char *name, gint64 v)
+{
+	char num[24];
+	g_string_append_c(out, ',');
+	g_string_append_c(out, '"');
+	g_string_append(out, name);
+	g_string_append(out, "\":");
+	g_string_append_len(out, num, g_snprintf(num, sizeof(num), "%" G_GINT64_FORMAT, v));
+}
+
+void
+p2p_manifest_write_json(const P2pManifest *m, guint first, guint n, gboolean with_source,
+                        GString *out)
+{
+	g_string_append_c(out, '[');
+	for (guint i = first; i < first + n && i < m->entries->len; i++) {
+		P2pEntry *e = p2p_manifest_entry(m, i);
+		if (i > first)
+			g_string_append_c(out, ',');
+		g_string_append(out, "{\"path\":");
+		append_json_string(out, e->path);
+		if (e->type != P2P_ENTRY_FILE) {
+			g_string_append(out, ",\"type\":");
+			append_json_string(out, type_names[e->type]);
+		} else {
+			append_member_int(out, "size", (gint64)e->size);
+		}
+		append_member_int(out, "mode", e->mode);
+		append_member_int(out, "mtime", e->mtime);
+		if (e->target) {
+			g_string_append(out, ",\"target\":");
+			append_json_string(out, e->target);
+		}
+		if (with_source) {
+			append_member_int(out, "root", e->root);
+			append_member_int(out, "dev", (gint64)e->dev);
+			append_member_int(out, "ino", (gint64)e->ino);
+		}
+		g_string_append_c(out, '}');
+	}
+	g_string_append_c(out, ']');
+}
+
 typedef struct {
 	const char *path;
 	const char *type;
@@ -560,22 +625,21 @@ p2p_manifest_items(const P2pManifest *m)
 char *
 p2p_manifest_to_journal(const P2pManifest *m)
 {
-	g_autoptr(JsonObject) o = json_object_new();
-	JsonArray *roots = json_array_new();
+	GString *out = g_string_sized_new(64 + m->entries->len * 80);
+	g_string_append(out, "{\"roots\":[");
 	for (guint i = 0; i < m->roots->len; i++) {
-		JsonObject *r = json_object_new();
-		json_object_set_string_member(r, "path", m->roots->pdata[i]);
-		json_object_set_int_member(r, "dev", (gint64)g_array_index(m->root_ids, guint64, 2 * i));
-		json_object_set_int_member(r, "ino",
-		                           (gint64)g_array_index(m->root_ids, guint64, 2 * i + 1));
-		json_array_add_object_element(roots, r);
+		if (i > 0)
+			g_string_append_c(out, ',');
+		g_string_append(out, "{\"path\":");
+		append_json_string(out, m->roots->pdata[i]);
+		append_member_int(out, "dev", (gint64)g_array_index(m->root_ids, guint64, 2 * i));
+		append_member_int(out, "ino", (gint64)g_array_index(m->root_ids, guint64, 2 * i + 1));
+		g_string_append_c(out, '}');
 	}
-	json_object_set_array_member(o, "roots", roots);
-	json_object_set_array_member(o, "entries",
-	                             p2p_manifest_entries_to_json(m, 0, m->entries->len,
-	                                                          m->roots->len > 0));
-	g_autoptr(JsonNode) n = p2p_json_node_take_object(g_steal_pointer(&o));
-	return p2p_json_to_string(n);
+	g_string_append(out, "],\"entries\":");
+	p2p_manifest_write_json(m, 0, m->entries->len, m->roots->len > 0, out);
+	g_string_append_c(out, '}');
+	return g_string_free(out, FALSE);
 }
 
 P2pManifest *

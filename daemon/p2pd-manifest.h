@@ -77,6 +77,9 @@ gboolean p2p_manifest_link_ok(const P2pManifest *m, GHashTable *index, guint i);
  * written only with with_source (for the journal). */
 JsonArray *p2p_manifest_entries_to_json(const P2pManifest *m, guint first, guint count,
                                         gboolean with_source);
+/* The same as JSON text (an array), appended to out: what the sender puts on the wire. */
+void p2p_manifest_write_json(const P2pManifest *m, guint first, guint count,
+                             gboolean with_source, GString *out);
 /* Appends entries from JSON, decoding each by schema; the checks of
  * p2p_manifest_check come later. */
 gboolean p2p_manifest_append_json(P2pManifest *m, JsonArray *entries, gboolean with_source,

@@ -271,13 +271,15 @@ open_target(P2pTransfer *t, GError **error)
 	/* a new file is truncated on open; a resumed one is cut to the resume point */
 	int flags = O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (t->cur_off ? 0 : O_TRUNC);
 
-	int fd = openat(t->staging_fd, e->path, flags, 0600);
+	/* created with its final mode (the staging directory keeps it private), so that
+	 * FILE_END need not chmod unless the umask took bits away */
+	int fd = openat(t->staging_fd, e->path, flags, e->mode);
 	if (fd < 0 && errno == EACCES) {
 		/* an earlier attempt's complete copy that already got a read-only mode */
 		unlinkat(t->staging_fd, e->path, 0);
 		t->bytes -= t->cur_off;
 		t->cur_off = 0;
-		fd = openat(t->staging_fd, e->path, flags | O_TRUNC, 0600);
+		fd = openat(t->staging_fd, e->path, flags | O_TRUNC, e->mode);
 	}
 	if (fd < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
@@ -302,6 +304,17 @@ open_target(P2pTransfer *t, GError **error)
 	}
 	t->fd = fd;
 	return TRUE;
+}
+
+static mode_t
+process_umask(void)
+{
+	static mode_t mask = (mode_t)-1;
+	if (mask == (mode_t)-1) {
+		mask = umask(077);
+		umask(mask);
+	}
+	return mask;
 }
 
 static guint
@@ -577,6 +590,40 @@ offered_again(P2pTransfer *t, P2pSession *s, PendingOffer *po)
 	start_receiving(t);
 }
 
+/* Checks, policy, answer; t is not in the journal yet. */
+static void
+decide(P2pTransfer *t, gboolean ok, const char *code, const GError *error)
+{
+	P2pDaemon *d = t->d;
+	g_autoptr(GError) local = NULL;
+
+	if (!ok) {
+		g_warning("transfer %s: %s refused: %s", t->id, t->peer, error->message);
+		refuse(t, code, error->message);
+		return;
+	}
+	gboolean ask;
+	if (!policy_allows(t, &ask))
+		return;
+	if (ask) {
+		t->expires = g_get_real_time() + (gint64)d->cfg->offer_timeout * G_USEC_PER_SEC;
+		p2p_receive_arm_expiry(t);
+		p2p_transfer_emit(t, P2P_E_FILE);
+		return;
+	}
+	/* the "file" event tells whether the offer waits (offered) or is already accepted */
+	t->accepted = TRUE;
+	t->output = default_output(t);
+	if (!prepare_staging(t, &local)) {
+		g_warning("transfer %s: %s", t->id, local->message);
+		refuse(t, P2P_REASON_IO, "the receiver cannot write to its inbox");
+		return;
+	}
+	t->state = P2P_XFER_TRANSFERRING;
+	p2p_transfer_emit(t, P2P_E_FILE);
+	start_receiving(t);
+}
+
 /* The whole manifest is in: check it, apply the policy, answer. */
 static void
 offer_complete(P2pDaemon *d, P2pSession *s, PendingOffer *po)
@@ -602,35 +649,13 @@ offer_complete(P2pDaemon *d, P2pSession *s, PendingOffer *po)
 	t->size = po->bytes;
 	pending_free(po);
 	t->state = P2P_XFER_OFFERED;
-	p2p_journal_insert(t);
 	g_info("transfer %s: %s offers %s (%u files, %" G_GUINT64_FORMAT " bytes)", t->id, peer,
 	       t->name, t->files, t->size);
-	if (!ok) {
-		g_warning("transfer %s: %s refused: %s", t->id, peer, error->message);
-		refuse(t, code, error->message);
-		return;
-	}
-	gboolean ask;
-	if (!policy_allows(t, &ask))
-		return;
-	if (ask) {
-		t->expires = g_get_real_time() + (gint64)d->cfg->offer_timeout * G_USEC_PER_SEC;
-		p2p_journal_update(t);
-		p2p_receive_arm_expiry(t);
-		p2p_transfer_emit(t, P2P_E_FILE);
-		return;
-	}
-	/* the "file" event tells whether the offer waits (offered) or is already accepted */
-	t->accepted = TRUE;
-	t->output = default_output(t);
-	if (!prepare_staging(t, &error)) {
-		g_warning("transfer %s: %s", t->id, error->message);
-		refuse(t, P2P_REASON_IO, "the receiver cannot write to its inbox");
-		return;
-	}
-	t->state = P2P_XFER_TRANSFERRING;
-	p2p_transfer_emit(t, P2P_E_FILE);
-	start_receiving(t);
+	decide(t, ok, code, error);
+	/* after the answer, so that the sender starts meanwhile; a crash before this line
+	 * leaves a staging directory the next start removes, and the sender's next offer
+	 * of it is taken as new */
+	p2p_journal_insert(t);
 }
 
 typedef struct {
@@ -975,7 +1000,8 @@ p2p_receive_file_end(P2pDaemon *d, P2pSession *s, GBytes *payload)
 		return;
 	}
 	struct timespec ts[2] = { { e->mtime, 0 }, { e->mtime, 0 } };
-	if (fchmod(t->fd, e->mode) != 0 || futimens(t->fd, ts) != 0) {
+	if (((e->mode & process_umask()) && fchmod(t->fd, e->mode) != 0) ||
+	    futimens(t->fd, ts) != 0) {
 		p2p_transfer_fail(t, P2P_FRAME_NACK, P2P_REASON_IO, "the receiver cannot set the "
 		                  "mode of \"%s\": %s", e->path, g_strerror(errno));
 		return;

@@ -445,18 +445,29 @@ offer(P2pTransfer *t, P2pSession *s)
 			bytes += strlen(e->path) * 2 + (e->target ? strlen(e->target) * 2 : 0) + 96;
 			n++;
 		}
-		g_autoptr(JsonObject) o = json_object_new();
-		json_object_set_int_member(o, "xfer", (gint64)t->wire_id);
-		if (first == 0) {
+		gboolean ok;
+		if (first == 0 && p2p_test_hooks && p2p_test_hooks->offer) {
+			g_autoptr(JsonObject) o = json_object_new();
+			json_object_set_int_member(o, "xfer", (gint64)t->wire_id);
 			json_object_set_int_member(o, "count", m->entries->len);
 			json_object_set_int_member(o, "bytes", (gint64)m->bytes);
-		}
-		json_object_set_array_member(o, "entries",
-		                             p2p_manifest_entries_to_json(m, first, n, FALSE));
-		if (first == 0 && p2p_test_hooks && p2p_test_hooks->offer)
+			json_object_set_array_member(o, "entries",
+			                             p2p_manifest_entries_to_json(m, first, n, FALSE));
 			p2p_test_hooks->offer(o);
-		if (!p2p_channel_send_json(c, first == 0 ? P2P_FRAME_OFFER : P2P_FRAME_MANIFEST, o,
-		                           &error)) {
+			ok = p2p_channel_send_json(c, P2P_FRAME_OFFER, o, &error);
+		} else {
+			g_autoptr(GString) text = g_string_sized_new(bytes + 128);
+			g_string_append_printf(text, "{\"xfer\":%" G_GUINT64_FORMAT, t->wire_id);
+			if (first == 0)
+				g_string_append_printf(text, ",\"count\":%u,\"bytes\":%" G_GUINT64_FORMAT,
+				                       m->entries->len, m->bytes);
+			g_string_append(text, ",\"entries\":");
+			p2p_manifest_write_json(m, first, n, FALSE, text);
+			g_string_append_c(text, '}');
+			ok = p2p_channel_send(c, first == 0 ? P2P_FRAME_OFFER : P2P_FRAME_MANIFEST,
+			                      text->str, text->len, &error);
+		}
+		if (!ok) {
 			p2p_transfer_pause(t, error->message);
 			return;
 		}
@@ -536,7 +547,6 @@ p2p_transfer_send(P2pDaemon *d, char **paths, int *fds, guint n, const P2pCaller
 	p2p_transfer_describe(t);
 	t->wire_id = ((guint64)g_random_int() << 32 | g_random_int()) & G_MAXINT64;
 	t->state = P2P_XFER_CONNECTING;
-	p2p_journal_insert(t);
 	g_info("transfer %s: sending %s (%u files, %" G_GUINT64_FORMAT " bytes) to %s", t->id,
 	       t->name, t->files, t->size, t->peer);
 
@@ -548,6 +558,9 @@ p2p_transfer_send(P2pDaemon *d, char **paths, int *fds, guint n, const P2pCaller
 	} else if (p2p_session_get_state(peer->session) == P2P_SESSION_READY) {
 		offer(t, peer->session);
 	}
+	/* after the offer, so that the receiver reads the manifest meanwhile; a crash
+	 * before this line loses a transfer whose request was not answered yet */
+	p2p_journal_insert(t);
 	return t;
 }
 
