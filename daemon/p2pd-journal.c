@@ -11,7 +11,8 @@
 #define COLUMNS                                                                          \
 	"id, peer, outgoing, xfer, state, name, items, files, dirs, links, size, bytes, "    \
 	"wire_bytes, upto, accepted, output, staging, paths, sha256, reason_code, "          \
-	"reason_message, taken, started, finished, expires, manifest"
+	"reason_message, taken, started, finished, expires, "                                \
+	"(SELECT manifest FROM manifests WHERE manifests.id = transfers.id)"
 
 static void
 db_warn(sqlite3 *db, const char *what, const char *id)
@@ -68,7 +69,7 @@ bind_time(sqlite3_stmt *st, int i, gint64 us)
 		sqlite3_bind_null(st, i);
 }
 
-/* Binds columns 1..25 in COLUMNS order (the manifest, 26, is the caller's). */
+/* Binds columns 1..25 in COLUMNS order. */
 static void
 bind_row(sqlite3_stmt *st, P2pTransfer *t)
 {
@@ -102,28 +103,45 @@ bind_row(sqlite3_stmt *st, P2pTransfer *t)
 	bind_time(st, 25, t->expires);
 }
 
+static void
+exec_id(sqlite3 *db, const char *sql, const char *id, const char *text)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_warn(db, "recording", id);
+		return;
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (text)
+		sqlite3_bind_text(st, 2, text, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		db_warn(db, "recording", id);
+	sqlite3_finalize(st);
+}
+
 void
 p2p_journal_insert(P2pTransfer *t)
 {
 	sqlite3 *db = p2p_state_db(t->d->state);
 	sqlite3_stmt *st = NULL;
 
-	if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO transfers (" COLUMNS ") VALUES "
-	                       "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO transfers (id, peer, outgoing, xfer, "
+	                       "state, name, items, files, dirs, links, size, bytes, wire_bytes, "
+	                       "upto, accepted, output, staging, paths, sha256, reason_code, "
+	                       "reason_message, taken, started, finished, expires) VALUES "
+	                       "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 	                       -1, &st, NULL) != SQLITE_OK) {
 		db_warn(db, "recording", t->id);
 		return;
 	}
 	bind_row(st, t);
-	if (t->manifest && p2p_transfer_is_active(t)) {
-		char *m = p2p_manifest_to_journal(t->manifest);
-		sqlite3_bind_text(st, 26, m, -1, g_free);
-	} else {
-		sqlite3_bind_null(st, 26);
-	}
 	if (sqlite3_step(st) != SQLITE_DONE)
 		db_warn(db, "recording", t->id);
 	sqlite3_finalize(st);
+	if (t->manifest && p2p_transfer_is_active(t)) {
+		g_autofree char *m = p2p_manifest_to_journal(t->manifest);
+		exec_id(db, "INSERT OR REPLACE INTO manifests (id, manifest) VALUES (?1, ?2)", t->id, m);
+	}
 }
 
 void
@@ -137,17 +155,17 @@ p2p_journal_update(P2pTransfer *t)
 	                       "dirs = ?9, links = ?10, size = ?11, bytes = ?12, wire_bytes = ?13, "
 	                       "upto = ?14, accepted = ?15, output = ?16, staging = ?17, "
 	                       "paths = ?18, sha256 = ?19, reason_code = ?20, reason_message = ?21, "
-	                       "taken = ?22, started = ?23, finished = ?24, expires = ?25, "
-	                       "manifest = CASE WHEN ?26 THEN manifest END WHERE id = ?1",
-	                       -1, &st, NULL) != SQLITE_OK) {
+	                       "taken = ?22, started = ?23, finished = ?24, expires = ?25 "
+	                       "WHERE id = ?1", -1, &st, NULL) != SQLITE_OK) {
 		db_warn(db, "updating", t->id);
 		return;
 	}
 	bind_row(st, t);
-	sqlite3_bind_int(st, 26, p2p_transfer_is_active(t));
 	if (sqlite3_step(st) != SQLITE_DONE)
 		db_warn(db, "updating", t->id);
 	sqlite3_finalize(st);
+	if (!p2p_transfer_is_active(t))
+		exec_id(db, "DELETE FROM manifests WHERE id = ?1", t->id, NULL);
 }
 
 static const char *
@@ -240,7 +258,8 @@ p2p_journal_load(P2pDaemon *d)
 	sqlite3 *db = p2p_state_db(d->state);
 	g_autofree char *prune = g_strdup_printf(
 		"DELETE FROM transfers WHERE finished IS NOT NULL AND id NOT IN "
-		"(SELECT id FROM transfers WHERE finished IS NOT NULL ORDER BY started DESC LIMIT %d)",
+		"(SELECT id FROM transfers WHERE finished IS NOT NULL ORDER BY started DESC LIMIT %d);"
+		"DELETE FROM manifests WHERE id NOT IN (SELECT id FROM transfers WHERE finished IS NULL)",
 		P2P_JOURNAL_KEEP);
 	char *msg = NULL;
 	if (sqlite3_exec(db, prune, NULL, NULL, &msg) != SQLITE_OK) {

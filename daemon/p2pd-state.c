@@ -32,13 +32,16 @@ static const char schema[] =
 	"  size INTEGER NOT NULL, bytes INTEGER NOT NULL, wire_bytes INTEGER NOT NULL,"
 	"  upto INTEGER NOT NULL,"
 	"  accepted INTEGER NOT NULL,"
-	"  manifest TEXT,"               /* while active */
 	"  output TEXT, staging TEXT,"
 	"  paths TEXT,"                  /* JSON array, incoming once complete */
 	"  sha256 TEXT, reason_code TEXT, reason_message TEXT,"
 	"  taken INTEGER NOT NULL DEFAULT 0,"
 	"  started INTEGER NOT NULL, finished INTEGER, expires INTEGER);"
-	"CREATE UNIQUE INDEX IF NOT EXISTS transfers_wire ON transfers (peer, outgoing, xfer);";
+	"CREATE UNIQUE INDEX IF NOT EXISTS transfers_wire ON transfers (peer, outgoing, xfer);"
+	/* apart, so that updating a transfer's counters does not rewrite its manifest */
+	"CREATE TABLE IF NOT EXISTS manifests ("
+	"  id TEXT PRIMARY KEY,"
+	"  manifest TEXT NOT NULL);";
 
 static gboolean
 db_error(sqlite3 *db, const char *what, GError **error)
