@@ -37,6 +37,7 @@ struct _P2pDaemon {
 	P2pControl *control;
 	GHashTable *peers;      /* id -> P2pPeer */
 	GHashTable *transfers;  /* local id -> P2pTransfer */
+	P2pTransfer *last_found; /* p2p_transfer_find's cache (transfers live as long as d) */
 	GList *closed_sessions; /* closed, waiting to be freed */
 	GMainLoop *loop;
 	gint64 started;         /* monotonic, microseconds */

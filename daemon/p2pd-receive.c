@@ -292,15 +292,9 @@ open_target(P2pTransfer *t, GError **error)
 		close(fd);
 		return FALSE;
 	}
-	if (t->cur_off > 0) {
-		t->md = p2p_digest_prefix(fd, t->cur_off, error);
-		if (t->md == NULL) {
-			close(fd);
-			return FALSE;
-		}
-	} else {
-		t->md = EVP_MD_CTX_new();
-		EVP_DigestInit_ex(t->md, EVP_sha256(), NULL);
+	if (!p2p_digest_start(t, fd, t->cur_off, error)) {
+		close(fd);
+		return FALSE;
 	}
 	t->fd = fd;
 	return TRUE;

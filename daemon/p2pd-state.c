@@ -14,6 +14,10 @@ struct _P2pState {
 
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
+	/* commits survive a crash or kill of the daemon; only a power failure can take the
+	 * last ones back (WAL keeps the file consistent), and the transfer journal is
+	 * written so that an older state is always a safe one to resume from */
+	"PRAGMA synchronous=NORMAL;"
 	"CREATE TABLE IF NOT EXISTS pins ("
 	"  peer TEXT PRIMARY KEY,"
 	"  fingerprint TEXT NOT NULL,"

@@ -34,8 +34,9 @@ void p2p_transfer_pause(P2pTransfer *t, const char *message);
 void p2p_transfer_release_io(P2pTransfer *t);
 /* Lowercase hex of len bytes. */
 char *p2p_hex(const guint8 *data, gsize len);
-/* Hashes the first len bytes of fd into a new SHA-256 context (for a resumed file). */
-EVP_MD_CTX *p2p_digest_prefix(int fd, guint64 len, GError **error);
+/* Starts t->md over (a SHA-256 context kept for the whole transfer) and hashes the
+ * first len bytes of fd into it (a resumed file's bytes already on disk). */
+gboolean p2p_digest_start(P2pTransfer *t, int fd, guint64 len, GError **error);
 /* A transfer bound to s, by direction and wire id. */
 P2pTransfer *p2p_transfer_find(P2pDaemon *d, P2pSession *s, gboolean outgoing, guint64 xfer);
 /* Any transfer with this peer, direction and wire id, in memory or the journal. */

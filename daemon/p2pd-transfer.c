@@ -135,7 +135,6 @@ p2p_transfer_release_io(P2pTransfer *t)
 	if (t->fd >= 0)
 		close(t->fd);
 	t->fd = -1;
-	g_clear_pointer(&t->md, EVP_MD_CTX_free);
 	g_clear_handle_id(&t->rate_timer, g_source_remove);
 }
 
@@ -167,7 +166,9 @@ p2p_transfer_free(P2pTransfer *t)
 	if (t == NULL)
 		return;
 	p2p_transfer_release_io(t);
+	g_clear_pointer(&t->md, EVP_MD_CTX_free);
 	g_clear_handle_id(&t->sync_timer, g_source_remove);
+	g_clear_handle_id(&t->journal_idle, g_source_remove);
 	close_roots(t);
 	g_array_unref(t->root_fds);
 	if (t->staging_fd >= 0)
@@ -359,12 +360,26 @@ p2p_hex(const guint8 *data, gsize len)
 	return s;
 }
 
-EVP_MD_CTX *
-p2p_digest_prefix(int fd, guint64 len, GError **error)
+/* SHA-256 fetched once: EVP_sha256() in an init makes OpenSSL 3 look the algorithm
+ * up again each time, which a tree of small files pays per file. */
+static const EVP_MD *
+sha256_md(void)
 {
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	static EVP_MD *md;
+	if (md == NULL)
+		md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	return md;
+}
+
+gboolean
+p2p_digest_start(P2pTransfer *t, int fd, guint64 len, GError **error)
+{
+	if (t->md == NULL)
+		t->md = EVP_MD_CTX_new();
+	EVP_DigestInit_ex2(t->md, sha256_md(), NULL);
+	if (len == 0)
+		return TRUE;
 	g_autofree guint8 *buf = g_malloc(P2P_DATA_CHUNK * 4);
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	for (guint64 off = 0; off < len;) {
 		ssize_t n = pread(fd, buf, MIN((guint64)P2P_DATA_CHUNK * 4, len - off), (off_t)off);
 		if (n < 0 && errno == EINTR)
@@ -373,25 +388,30 @@ p2p_digest_prefix(int fd, guint64 len, GError **error)
 			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
 			            "cannot read back the first %" G_GUINT64_FORMAT " bytes: %s", len,
 			            n < 0 ? g_strerror(errno) : "the file is shorter");
-			EVP_MD_CTX_free(md);
-			return NULL;
+			return FALSE;
 		}
-		EVP_DigestUpdate(md, buf, n);
+		EVP_DigestUpdate(t->md, buf, n);
 		off += n;
 	}
-	return md;
+	return TRUE;
 }
 
 P2pTransfer *
 p2p_transfer_find(P2pDaemon *d, P2pSession *s, gboolean outgoing, guint64 wire_id)
 {
+	/* every DATA and FILE_END frame looks its transfer up: the last one found first */
+	P2pTransfer *last = d->last_found;
+	if (last && last->session == s && last->outgoing == outgoing && last->wire_id == wire_id)
+		return last;
 	GHashTableIter it;
 	gpointer v;
 	g_hash_table_iter_init(&it, d->transfers);
 	while (g_hash_table_iter_next(&it, NULL, &v)) {
 		P2pTransfer *t = v;
-		if (t->session == s && t->outgoing == outgoing && t->wire_id == wire_id)
+		if (t->session == s && t->outgoing == outgoing && t->wire_id == wire_id) {
+			d->last_found = t;
 			return t;
+		}
 	}
 	return NULL;
 }
@@ -481,6 +501,15 @@ offer(P2pTransfer *t, P2pSession *s)
 		p2p_transfer_emit(t, P2P_E_OFFER_SENT);
 }
 
+static gboolean
+journal_idle_cb(gpointer data)
+{
+	P2pTransfer *t = data;
+	t->journal_idle = 0;
+	p2p_journal_insert(t);
+	return G_SOURCE_REMOVE;
+}
+
 static void
 close_fds(int *fds, guint n)
 {
@@ -558,9 +587,10 @@ p2p_transfer_send(P2pDaemon *d, char **paths, int *fds, guint n, const P2pCaller
 	} else if (p2p_session_get_state(peer->session) == P2P_SESSION_READY) {
 		offer(t, peer->session);
 	}
-	/* after the offer, so that the receiver reads the manifest meanwhile; a crash
-	 * before this line loses a transfer whose request was not answered yet */
-	p2p_journal_insert(t);
+	/* once the offer is out, so that writing the row (a 10,000-entry manifest is a
+	 * megabyte) overlaps the receiver reading it; a crash within those milliseconds
+	 * loses a transfer that had not started */
+	t->journal_idle = g_idle_add_full(G_PRIORITY_LOW, journal_idle_cb, t, NULL);
 	return t;
 }
 
@@ -658,15 +688,9 @@ open_source(P2pTransfer *t, GError **error)
 		return FALSE;
 	}
 	t->fd = fd;
-	if (t->cur_off > 0) {
-		t->md = p2p_digest_prefix(fd, t->cur_off, error);
-		if (t->md == NULL) {
-			g_prefix_error(error, "\"%s\": ", e->path);
-			return FALSE;
-		}
-	} else {
-		t->md = EVP_MD_CTX_new();
-		EVP_DigestInit_ex(t->md, EVP_sha256(), NULL);
+	if (!p2p_digest_start(t, fd, t->cur_off, error)) {
+		g_prefix_error(error, "\"%s\": ", e->path);
+		return FALSE;
 	}
 	return TRUE;
 }

@@ -68,6 +68,7 @@ struct _P2pTransfer {
 	gint64 rate_start;    /* monotonic; rate-limit accounting for this session */
 	guint64 rate_bytes;
 	guint rate_timer;
+	guint journal_idle;   /* the row is written once the offer is out */
 
 	/* receiver */
 	char *staging;        /* OUTPUT/.p2pd-partial/ID.d while receiving */
