@@ -16,6 +16,8 @@ rm_shm() { rm -rf "$SHM"; }
 CLEANUP_EXTRA=rm_shm
 
 now() { date +%s.%N; }
+# CPU seconds (user + system) used so far by a daemon
+cpu() { awk '{printf "%.2f\n", ($14 + $15) / 100}' "/proc/$1/stat"; }
 median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 
 mkdir -p "$SHM/src/tree" "$SHM/bob"
@@ -37,20 +39,27 @@ wait_for 10 sees alice bob || fail "alice does not see bob"
 echo warm >"$T/warm"
 ctl alice send "$T/warm" bob >/dev/null || fail "warm-up send failed"
 
-: >"$T/one"; : >"$T/tree"
+: >"$T/one"; : >"$T/tree"; : >"$T/one.cpu"; : >"$T/tree.cpu"
+# run KIND PATH: one timed send, its wall time and both daemons' CPU time appended
+run() {
+	rm -rf "$SHM/bob/"*
+	a0=$(cpu "$PID_alice"); b0=$(cpu "$PID_bob")
+	s=$(now); ctl alice send "$2" bob >/dev/null || fail "$1 failed"
+	e=$(now)
+	echo "$e - $s" | bc >>"$T/$1"
+	echo "$(cpu "$PID_alice") - $a0 + $(cpu "$PID_bob") - $b0" | bc >>"$T/$1.cpu"
+}
 for i in $(seq "$ROUNDS"); do
-	rm -rf "$SHM/bob/"*
-	s=$(now); ctl alice send "$SHM/src/one.bin" bob >/dev/null || fail "one file failed"
-	e=$(now); echo "$e - $s" | bc >>"$T/one"
-	rm -rf "$SHM/bob/"*
-	s=$(now); ctl alice send "$SHM/src/tree" bob >/dev/null || fail "tree failed"
-	e=$(now); echo "$e - $s" | bc >>"$T/tree"
+	run one "$SHM/src/one.bin"
+	run tree "$SHM/src/tree"
 	diff -r "$SHM/src/tree" "$SHM/bob/tree" >/dev/null || fail "the tree arrived different"
 done
 bytes=$((FILES * 4096))
 one=$(median <"$T/one"); tree=$(median <"$T/tree")
-printf 'one file of %d bytes:     %s s (median of %d), %s MB/s\n' "$bytes" "$one" "$ROUNDS" \
-	"$(echo "scale=1; $bytes / $one / 1000000" | bc)"
-printf '%d files of 4 KiB:    %s s (median of %d), %s MB/s\n' "$FILES" "$tree" "$ROUNDS" \
-	"$(echo "scale=1; $bytes / $tree / 1000000" | bc)"
+printf 'one file of %d bytes:     %s s (median of %d), %s MB/s, %s CPU-s (both daemons)\n' \
+	"$bytes" "$one" "$ROUNDS" "$(echo "scale=1; $bytes / $one / 1000000" | bc)" \
+	"$(median <"$T/one.cpu")"
+printf '%d files of 4 KiB:    %s s (median of %d), %s MB/s, %s CPU-s (both daemons)\n' \
+	"$FILES" "$tree" "$ROUNDS" "$(echo "scale=1; $bytes / $tree / 1000000" | bc)" \
+	"$(median <"$T/tree.cpu")"
 printf 'tree / one file:           %s (target >= 0.5)\n' "$(echo "scale=2; $one / $tree" | bc)"

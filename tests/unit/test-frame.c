@@ -185,6 +185,31 @@ test_data(void)
 }
 
 static void
+test_file_end(void)
+{
+	guint8 digest[P2P_SHA256_LEN], buf[P2P_FILE_END_LEN];
+	guint64 xfer;
+	guint32 file;
+	const guint8 *got;
+	g_autoptr(GError) error = NULL;
+
+	for (guint i = 0; i < sizeof(digest); i++)
+		digest[i] = i * 7;
+	p2p_frame_file_end(buf, G_GUINT64_CONSTANT(0x7fffffffffffff01), 0xfffffffe, digest);
+	g_assert_true(p2p_frame_file_end_parse(buf, sizeof(buf), &xfer, &file, &got, &error));
+	g_assert_no_error(error);
+	g_assert_cmpuint(xfer, ==, G_GUINT64_CONSTANT(0x7fffffffffffff01));
+	g_assert_cmpuint(file, ==, 0xfffffffe);
+	g_assert_cmpmem(got, P2P_SHA256_LEN, digest, sizeof(digest));
+	/* one byte short or long is malformed, not read past */
+	g_assert_false(p2p_frame_file_end_parse(buf, sizeof(buf) - 1, &xfer, &file, &got, &error));
+	g_assert_error(error, P2P_FRAME_PARSE_ERROR, P2P_FRAME_PARSE_ERROR_MALFORMED);
+	g_clear_error(&error);
+	g_assert_false(p2p_frame_file_end_parse(buf, sizeof(buf) + 1, &xfer, &file, &got, &error));
+	g_assert_error(error, P2P_FRAME_PARSE_ERROR, P2P_FRAME_PARSE_ERROR_MALFORMED);
+}
+
+static void
 expect_json_error(const char *text)
 {
 	g_autoptr(GError) error = NULL;
@@ -234,6 +259,7 @@ main(int argc, char **argv)
 	g_test_add_func("/frame/round-trip", test_round_trip);
 	g_test_add_func("/frame/partial", test_partial);
 	g_test_add_func("/frame/oversize", test_oversize);
+	g_test_add_func("/frame/file-end", test_file_end);
 	g_test_add_func("/frame/unknown-type", test_unknown_type);
 	g_test_add_func("/frame/data", test_data);
 	g_test_add_func("/frame/json", test_json);
