@@ -59,6 +59,7 @@ add_entry(P2pManifest *m, char *path /* consumed */, P2pEntryType type, const st
 	e->root = m->roots->len - 1;
 	e->dev = st->st_dev;
 	e->ino = st->st_ino;
+	e->mtime_ns = st->st_mtim.tv_nsec;
 	g_ptr_array_add(m->entries, e);
 	return e;
 }
@@ -447,6 +448,7 @@ p2p_manifest_write_json(const P2pManifest *m, guint first, guint n, gboolean wit
 			append_member_int(out, "root", e->root);
 			append_member_int(out, "dev", (gint64)e->dev);
 			append_member_int(out, "ino", (gint64)e->ino);
+			append_member_int(out, "mtime_ns", e->mtime_ns);
 		}
 		g_string_append_c(out, '}');
 	}
@@ -460,7 +462,7 @@ typedef struct {
 	guint64 mode;
 	gint64 mtime;
 	const char *target;
-	guint64 root, dev, ino;
+	guint64 root, dev, ino, mtime_ns;
 } EntryFields;
 
 static const P2pField entry_fields[] = {
@@ -482,6 +484,7 @@ static const P2pField source_fields[] = {
 	P2P_FIELD(EntryFields, root, "root", P2P_FIELD_UINT, TRUE, 0),
 	P2P_FIELD(EntryFields, dev, "dev", P2P_FIELD_UINT, TRUE, 0),
 	P2P_FIELD(EntryFields, ino, "ino", P2P_FIELD_UINT, TRUE, 0),
+	P2P_FIELD(EntryFields, mtime_ns, "mtime_ns", P2P_FIELD_UINT, FALSE, 0),
 	{ NULL },
 };
 
@@ -538,6 +541,7 @@ p2p_manifest_append_json(P2pManifest *m, JsonArray *entries, gboolean with_sourc
 		e->root = f.root;
 		e->dev = f.dev;
 		e->ino = f.ino;
+		e->mtime_ns = f.mtime_ns;
 		g_ptr_array_add(m->entries, e);
 	}
 	return TRUE;

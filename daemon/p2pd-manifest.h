@@ -28,6 +28,7 @@ typedef struct {
 	guint root;
 	guint64 dev;
 	guint64 ino;
+	guint32 mtime_ns;     /* a change within the same second is a change too */
 } P2pEntry;
 
 typedef struct {

@@ -679,7 +679,7 @@ open_source(P2pTransfer *t, GError **error)
 		why = "it was replaced by another file";
 	else if ((guint64)st.st_size != e->size)
 		why = "its size changed";
-	else if (st.st_mtime != e->mtime)
+	else if (st.st_mtime != e->mtime || (guint32)st.st_mtim.tv_nsec != e->mtime_ns)
 		why = "it was modified";
 	if (why) {
 		close(fd);
@@ -930,7 +930,10 @@ handle_answer(P2pDaemon *d, P2pSession *s, guint8 type, JsonObject *o)
 		P2pTransfer *t = p2p_transfer_find(d, s, FALSE, a.xfer);
 		if (t == NULL)
 			t = p2p_transfer_find(d, s, TRUE, a.xfer);
+		/* or one that is not bound to a session: paused, or waiting for a decision */
 		if (t == NULL)
+			t = p2p_transfer_find_wire(d, p2p_session_peer_id(s), FALSE, a.xfer);
+		if (t == NULL || !p2p_transfer_is_active(t))
 			t = p2p_transfer_find_wire(d, p2p_session_peer_id(s), TRUE, a.xfer);
 		if (t && p2p_transfer_is_active(t)) {
 			/* say who, unless the peer's message already does */
