@@ -114,6 +114,9 @@ typedef enum {
 	P2P_FRAME_CANCEL   = 0x09, /* JSON {xfer, code, message} */
 	P2P_FRAME_ERROR    = 0x0a, /* JSON {code, message}: the session is being closed */
 	P2P_FRAME_MANIFEST = 0x0b, /* JSON {xfer, entries:[]}: the OFFER's manifest, continued */
+	P2P_FRAME_CHAT     = 0x0c, /* JSON {id, text, ts}: a chat message */
+	P2P_FRAME_CHAT_ACK = 0x0d, /* JSON {id}: the message is stored */
+	P2P_FRAME_TYPING   = 0x0e, /* JSON {}: the user is typing */
 } P2pFrameType;
 
 #define P2P_DATA_HEADER           20               /* xfer + file + offset */

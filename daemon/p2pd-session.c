@@ -213,6 +213,7 @@ channel_ready(P2pChannel *c, const char *peer_fp, gpointer data)
 	JsonObject *hello = json_object_new();
 	JsonArray *caps = json_array_new();
 	json_array_add_string_element(caps, "file");
+	json_array_add_string_element(caps, "chat");
 	json_object_set_int_member(hello, "version", P2P_PEER_VERSION);
 	json_object_set_string_member(hello, "agent", d->cfg->agent);
 	json_object_set_array_member(hello, "caps", caps);
