@@ -247,6 +247,7 @@ typedef struct {
 	gboolean dirty_input; /* only the input line */
 	gboolean quit;
 	gint64 last_typing;   /* monotonic µs of our last chat.typing */
+	gboolean typing_due;  /* typed within 2 s of it: tell the peer when they are up */
 	char keys[P2PCTL_KEY_MAX_SEQ * 4];
 	gsize nkeys;          /* bytes of an unfinished key waiting in keys */
 	GError *fatal;        /* what ended the chat, if not the user */
@@ -432,24 +433,38 @@ submit(Session *s)
 	}
 	take_message(s, r);
 	s->dirty_all = TRUE;
-	s->last_typing = 0; /* the next keystroke starts a new message */
+	s->typing_due = FALSE; /* the message says it all */
 }
 
+/* chat.typing now, for text the user is writing. */
 static void
-typed(Session *s)
+send_typing(Session *s)
 {
-	gint64 now = g_get_monotonic_time();
-
-	s->dirty_input = TRUE;
+	s->typing_due = FALSE;
 	if (*p2pctl_editor_text(s->ed) == '\0')
 		return;
-	if (s->last_typing && now - s->last_typing < P2PCTL_CHAT_TYPING_EVERY_US)
-		return;
-	s->last_typing = now;
 	g_autoptr(JsonNode) r = loop_call(s, P2P_M_CHAT_TYPING,
 	                                  peer_params(s->chat.peer_id ? s->chat.peer_id
 	                                                              : s->chat.peer_arg),
 	                                  NULL);
+	/* taken after the answer, so later than p2pd's own clock for its 2 s: the next
+	 * call is never absorbed for being a hair early */
+	s->last_typing = g_get_monotonic_time();
+}
+
+/* At most one chat.typing every 2 s; keys typed in between are not forgotten but told
+ * when the 2 s are up, so that a burst of typing (a paste, or typing right after a
+ * send) still reaches the peer, which absorbs what comes faster. */
+static void
+typed(Session *s)
+{
+	s->dirty_input = TRUE;
+	if (s->last_typing &&
+	    g_get_monotonic_time() - s->last_typing < P2PCTL_CHAT_TYPING_EVERY_US) {
+		s->typing_due = TRUE;
+		return;
+	}
+	send_typing(s);
 }
 
 static void
@@ -547,6 +562,12 @@ poll_timeout(Session *s)
 		if (timeout < 0 || t < timeout)
 			timeout = t;
 	}
+	if (s->typing_due) {
+		gint64 due = s->last_typing + P2PCTL_CHAT_TYPING_EVERY_US;
+		int t = due > now ? (int)((due - now) / 1000 + 1) : 0;
+		if (timeout < 0 || t < timeout)
+			timeout = t;
+	}
 	return timeout;
 }
 
@@ -556,6 +577,12 @@ run_loop(Session *s)
 	while (!s->quit && !s->fatal) {
 		if (!drain_events(s) || s->quit)
 			break;
+		if (s->typing_due &&
+		    g_get_monotonic_time() - s->last_typing >= P2PCTL_CHAT_TYPING_EVERY_US) {
+			send_typing(s);
+			if (s->fatal || s->quit)
+				break;
+		}
 		if (s->chat.typing_until && s->chat.typing_until <= g_get_monotonic_time()) {
 			s->chat.typing_until = 0; /* no TYPING for a while: stopped typing */
 			s->dirty_all = TRUE;

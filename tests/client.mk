@@ -27,3 +27,6 @@ TESTS += tests/integration/p2pctl-unreachable.sh
 EXTRA_DIST += tests/integration/p2pctl-unreachable.sh
 TESTS += tests/integration/p2pctl-docs.sh
 EXTRA_DIST += tests/integration/p2pctl-docs.sh
+# two daemons, two tmux terminals (skips without tmux)
+TESTS += tests/integration/p2pctl-chat.sh
+EXTRA_DIST += tests/integration/p2pctl-chat.sh
