@@ -320,3 +320,41 @@ p2pctl_chat_frame(P2pctlChat *chat, P2pctlEditor *ed, guint rows, guint cols, do
 	g_string_append(out, "\033[?25h");
 	return g_string_free(out, FALSE);
 }
+
+/* ---- watch ------------------------------------------------------------------------ */
+
+static const char *
+param_string(JsonNode *params, const char *name)
+{
+	if (params == NULL || !JSON_NODE_HOLDS_OBJECT(params))
+		return NULL;
+	return get_string(json_node_get_object(params), name);
+}
+
+char *
+p2pctl_chat_format_event(const char *method, JsonNode *params)
+{
+	g_autofree char *emethod = p2pctl_escape(method);
+	g_autofree char *peer = p2pctl_escape(param_string(params, "peer") ? param_string(params, "peer")
+	                                                                  : "?");
+
+	if (strcmp(method, P2P_E_CHAT_MESSAGE) == 0) {
+		g_autoptr(GError) error = NULL;
+		g_autoptr(P2pctlChatMessage) m = p2pctl_chat_message_from_json(params, &error);
+		if (m == NULL)
+			return g_strdup_printf("%s (unreadable: %s)", emethod, error->message);
+		static const char *const states[] = { "queued", "sent", "delivered", "received" };
+		g_autofree char *id = p2pctl_escape(m->id);
+		g_autofree char *text = p2pctl_escape(m->text);
+		return g_strdup_printf("%s %s %s %s (%s): %s", emethod, id, m->outgoing ? "to" : "from",
+		                       peer, states[m->state], text);
+	}
+	if (strcmp(method, P2P_E_CHAT_DELIVERED) == 0) {
+		const char *id = param_string(params, "id");
+		g_autofree char *eid = p2pctl_escape(id ? id : "?");
+		return g_strdup_printf("%s %s to %s", emethod, eid, peer);
+	}
+	if (strcmp(method, P2P_E_CHAT_TYPING) == 0)
+		return g_strdup_printf("%s %s is typing", emethod, peer);
+	return g_strdup_printf("%s %s", emethod, peer);
+}

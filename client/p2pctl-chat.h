@@ -165,6 +165,9 @@ char *p2pctl_chat_status(P2pctlChat *chat, gint64 now_mono);
  * line, the input line with the cursor placed in it. */
 char *p2pctl_chat_frame(P2pctlChat *chat, P2pctlEditor *ed, guint rows, guint cols,
                         double now, gint64 now_mono);
+/* One line for "watch": chat_message, chat_delivered, chat_typing (escaped, without
+ * the time stamp that p2pctl_format_event() puts in front). */
+char *p2pctl_chat_format_event(const char *method, JsonNode *params);
 /* Only the input line (after a key that did not change anything else). */
 char *p2pctl_chat_input_line(P2pctlEditor *ed, guint rows, guint cols);
 

@@ -256,7 +256,7 @@ typedef struct {
 /* The peer's id as the daemon names it and whether it is online, from peers.list.
  * The same rule as p2pd's: the exact id, else the one id whose part after the dot is
  * the alias. */
-static void
+static guint
 resolve_peer(Session *s)
 {
 	g_autoptr(JsonNode) r = p2pctl_conn_call(s->conn, P2P_M_PEERS_LIST, NULL, NULL, NULL,
@@ -268,7 +268,7 @@ resolve_peer(Session *s)
 	guint matches = 0;
 
 	if (peers == NULL || !JSON_NODE_HOLDS_ARRAY(peers))
-		return;
+		return 1; /* cannot tell: let chat.send decide */
 	JsonArray *a = json_node_get_array(peers);
 	for (guint i = 0; i < json_array_get_length(a); i++) {
 		JsonNode *n = json_array_get_element(a, i);
@@ -292,13 +292,14 @@ resolve_peer(Session *s)
 	}
 	if (matches != 1) {
 		s->chat.online = FALSE; /* never seen: it is not online either */
-		return;
+		return matches;
 	}
 	s->chat.peer_id = g_strdup(json_object_get_string_member(found, "id"));
 	JsonNode *on = json_object_get_member(found, "online");
 	s->chat.online = on && JSON_NODE_HOLDS_VALUE(on) &&
 	                 json_node_get_value_type(on) == G_TYPE_BOOLEAN &&
 	                 json_node_get_boolean(on);
+	return 1;
 }
 
 static const char *
@@ -651,7 +652,16 @@ chat_interactive(P2pctlContext *ctx, const char *peer)
 	s.in_fd = STDIN_FILENO;
 	s.out_fd = fileno(ctx->out);
 	p2pctl_chat_init(&s.chat, me, peer);
-	resolve_peer(&s);
+	if (resolve_peer(&s) == 0 && json_array_get_length(a) == 0) {
+		/* chat.history answers for any name (the peer of an old conversation need
+		 * not be visible now); a name with neither a peer nor a past is a typo */
+		g_autofree char *e = p2pctl_escape(peer);
+		g_set_error(&error, P2P_RPC_ERROR, P2P_RPC_UNKNOWN_PEER,
+		            "no peer \"%s\" is visible and there is no conversation with it "
+		            "(see 'p2pctl list')", e);
+		p2pctl_chat_clear(&s.chat);
+		return p2pctl_fail(ctx, error);
+	}
 	for (guint i = 0; i < json_array_get_length(a); i++)
 		take_message(&s, json_array_get_element(a, i));
 	s.ed = p2pctl_editor_new(P2P_CHAT_MAX_TEXT);

@@ -201,3 +201,24 @@ rc=$?
 set -e
 [ $rc = 5 ] || fail "unknown peer: status $rc ($(cat "$T/err"))"
 pass "--history [N] and --json; an unknown peer is status 5"
+
+# an unknown name opens no screen: status 5, the terminal untouched
+chat_in alice nobody
+wait_for 20 test -s "$T/alice-exit" || fail "chat with an unknown peer did not end"
+[ "$(cat "$T/alice-exit")" = 5 ] || fail "chat nobody: status $(cat "$T/alice-exit"): $(cat "$T/alice-chat.err")"
+grep -q 'no peer "nobody"' "$T/alice-chat.err" || fail "chat nobody said: $(cat "$T/alice-chat.err")"
+must_show alice CHAT-ENDED
+sane alice
+pass "an unknown peer is status 5 before any screen"
+
+# watch shows chat events as lines, escaped (retried: watch may subscribe late)
+ctl bob watch >"$T/watch" 2>&1 &
+PIDS="$PIDS $!"
+i=0
+until grep -q 'chat_message [0-9a-f]* from alice (received): ping \\x1b\[1m' "$T/watch"; do
+	i=$((i + 1))
+	[ $i -le 40 ] || fail "watch shows no chat_message: $(cat "$T/watch")"
+	ctl alice chat --send "$(printf 'ping \033[1m')" bob >/dev/null
+	sleep 0.5
+done
+pass "watch prints chat events"

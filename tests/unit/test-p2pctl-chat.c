@@ -525,6 +525,36 @@ test_frame(void)
 	p2pctl_chat_clear(&chat);
 }
 
+static void
+test_watch_lines(void)
+{
+	static const struct {
+		const char *method;
+		const char *params;
+		const char *line;
+	} cases[] = {
+		{ "chat_message", "{\"id\":\"ab\",\"peer\":\"bob\",\"direction\":\"in\",\"text\":"
+		  "\"hi \\u001b[2J\",\"ts\":1,\"state\":\"received\"}",
+		  "chat_message ab from bob (received): hi \\x1b[2J" },
+		{ "chat_message", "{\"id\":\"cd\",\"peer\":\"bob\",\"direction\":\"out\",\"text\":"
+		  "\"yo\",\"ts\":1,\"state\":\"queued\"}", "chat_message cd to bob (queued): yo" },
+		{ "chat_message", "{\"peer\":\"bob\"}", NULL },
+		{ "chat_delivered", "{\"id\":\"cd\",\"peer\":\"bob\"}", "chat_delivered cd to bob" },
+		{ "chat_typing", "{\"peer\":\"ev\\u202eil\"}", "chat_typing ev\\u{202E}il is typing" },
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		g_autoptr(JsonNode) node = json_from_string(cases[i].params, NULL);
+		g_autofree char *line = p2pctl_chat_format_event(cases[i].method, node);
+		if (cases[i].line)
+			g_assert_cmpstr(line, ==, cases[i].line);
+		else
+			g_assert_true(g_str_has_prefix(line, "chat_message (unreadable: "));
+		/* and watch puts a time stamp in front */
+		g_autofree char *w = p2pctl_format_event(cases[i].method, node);
+		g_assert_true(g_str_has_suffix(w, line));
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -545,5 +575,6 @@ main(int argc, char **argv)
 	g_test_add_func("/p2pctl/chat/upsert", test_upsert);
 	g_test_add_func("/p2pctl/chat/status", test_status);
 	g_test_add_func("/p2pctl/chat/frame", test_frame);
+	g_test_add_func("/p2pctl/chat/watch-lines", test_watch_lines);
 	return g_test_run();
 }
