@@ -3,9 +3,15 @@
  * wrapping, merging message states, and the screen frame. */
 #include "config.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "p2pctl-chat.h"
 
@@ -555,6 +561,149 @@ test_watch_lines(void)
 	}
 }
 
+/* ---- the terminal, on a pseudo-terminal ------------------------------------------ */
+
+static int
+open_pty(char **slave_name)
+{
+	int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (master < 0) {
+		g_test_skip("no pseudo-terminals here (posix_openpt failed)");
+		return -1;
+	}
+	g_assert_cmpint(grantpt(master), ==, 0);
+	g_assert_cmpint(unlockpt(master), ==, 0);
+	*slave_name = g_strdup(ptsname(master));
+	return master;
+}
+
+static gboolean
+is_cooked(const char *slave_name)
+{
+	struct termios t;
+	int fd = open(slave_name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(tcgetattr(fd, &t), ==, 0);
+	close(fd);
+	return (t.c_lflag & ICANON) && (t.c_lflag & ECHO) && (t.c_lflag & ISIG);
+}
+
+static char *
+drain(int master)
+{
+	GString *s = g_string_new(NULL);
+	char buf[4096];
+	int flags = fcntl(master, F_GETFL);
+	fcntl(master, F_SETFL, flags | O_NONBLOCK);
+	for (;;) {
+		ssize_t n = read(master, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		g_string_append_len(s, buf, n);
+	}
+	fcntl(master, F_SETFL, flags);
+	return g_string_free(s, FALSE);
+}
+
+static void
+test_term_enter_leave(void)
+{
+	g_autofree char *name = NULL;
+	int master = open_pty(&name);
+	if (master < 0)
+		return;
+	int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	struct termios t;
+
+	g_assert_true(is_cooked(name));
+	g_assert_true(p2pctl_term_enter(slave, slave, NULL));
+	g_assert_cmpint(tcgetattr(slave, &t), ==, 0);
+	g_assert_false(t.c_lflag & (ICANON | ECHO | ISIG));
+	p2pctl_term_leave();
+	p2pctl_term_leave(); /* twice is harmless (atexit does it again) */
+	g_assert_true(is_cooked(name));
+	g_autofree char *out = drain(master);
+	/* into the alternate screen and out of it, the cursor shown again */
+	g_assert_nonnull(strstr(out, "\033[?1049h"));
+	g_assert_nonnull(strstr(out, "\033[?25h\033[?1049l"));
+	/* no terminal: a clear error, nothing changed */
+	g_autoptr(GError) error = NULL;
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	g_assert_false(p2pctl_term_enter(null, null, &error));
+	g_assert_error(error, P2PCTL_ERROR, P2PCTL_ERROR_IO);
+	close(null);
+	close(slave);
+	close(master);
+}
+
+/* A crash (here abort()) with the terminal raw: the handler restores it first. */
+static void
+test_term_fatal_signal(void)
+{
+	g_autofree char *name = NULL;
+	int master = open_pty(&name);
+	if (master < 0)
+		return;
+	pid_t pid = fork();
+
+	g_assert_cmpint(pid, >=, 0);
+	if (pid == 0) {
+		struct rlimit no_core = { 0, 0 };
+		setrlimit(RLIMIT_CORE, &no_core);
+		int slave = open(name, O_RDWR | O_NOCTTY);
+		if (slave < 0 || !p2pctl_term_enter(slave, slave, NULL))
+			_exit(2);
+		abort();
+	}
+	int status = 0;
+	g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+	g_assert_true(WIFSIGNALED(status));
+	g_assert_cmpint(WTERMSIG(status), ==, SIGABRT);
+	g_assert_true(is_cooked(name));
+	g_autofree char *out = drain(master);
+	g_assert_nonnull(strstr(out, "\033[?1049l"));
+	close(master);
+}
+
+/* SIGTSTP gives the terminal back before stopping; SIGCONT takes it again. */
+static void
+test_term_stop_continue(void)
+{
+	g_autofree char *name = NULL;
+	int master = open_pty(&name);
+	if (master < 0)
+		return;
+	pid_t pid = fork();
+
+	g_assert_cmpint(pid, >=, 0);
+	if (pid == 0) {
+		int slave = open(name, O_RDWR | O_NOCTTY);
+		struct termios t;
+		if (slave < 0 || !p2pctl_term_enter(slave, slave, NULL))
+			_exit(2);
+		raise(SIGTSTP);
+		/* continued: raw again? (3: not stopped at all, 4: not raw) */
+		guint sig = p2pctl_term_signals();
+		if (tcgetattr(slave, &t) < 0 || (t.c_lflag & ICANON))
+			_exit(4);
+		_exit(sig & P2PCTL_TERM_RESIZED ? 0 : 5);
+	}
+	int status = 0;
+	g_assert_cmpint(waitpid(pid, &status, WUNTRACED), ==, pid);
+	if (!WIFSTOPPED(status)) {
+		/* an orphaned process group ignores SIGTSTP: nothing to see here */
+		close(master);
+		g_test_skip("SIGTSTP did not stop the child (orphaned process group?)");
+		return;
+	}
+	g_assert_true(is_cooked(name));
+	kill(pid, SIGCONT);
+	g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+	g_assert_true(WIFEXITED(status));
+	g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+	close(master);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -576,5 +725,8 @@ main(int argc, char **argv)
 	g_test_add_func("/p2pctl/chat/status", test_status);
 	g_test_add_func("/p2pctl/chat/frame", test_frame);
 	g_test_add_func("/p2pctl/chat/watch-lines", test_watch_lines);
+	g_test_add_func("/p2pctl/chat/term-enter-leave", test_term_enter_leave);
+	g_test_add_func("/p2pctl/chat/term-fatal-signal", test_term_fatal_signal);
+	g_test_add_func("/p2pctl/chat/term-stop-continue", test_term_stop_continue);
 	return g_test_run();
 }
