@@ -179,8 +179,18 @@ p2p_chat_typing(P2pDaemon *d, P2pPeer *peer)
 	gint64 now = g_get_monotonic_time();
 	P2pChannel *c = ready_channel(peer);
 
-	if (c == NULL || (cp->typing_sent && now - cp->typing_sent <
-	                                         P2P_CHAT_TYPING_EVERY * G_USEC_PER_SEC))
+	if (c == NULL) {
+		/* the first keystrokes of a conversation bring the session up, so that the peer
+		 * sees the typing before the first message */
+		if (peer->online && peer->session == NULL) {
+			g_autoptr(GError) local = NULL;
+			if (p2p_session_connect(d, peer, &local) == NULL)
+				g_warning("chat: cannot start a session with %s: %s", peer->id,
+				          local->message);
+		}
+		return;
+	}
+	if (cp->typing_sent && now - cp->typing_sent < P2P_CHAT_TYPING_EVERY * G_USEC_PER_SEC)
 		return;
 	cp->typing_sent = now;
 	g_autoptr(JsonObject) o = json_object_new();
