@@ -14,7 +14,8 @@ libp2pctl_la_SOURCES = \
 	client/p2pctl-cmd-transfer.c \
 	client/p2pctl-cmd-send.c \
 	client/p2pctl-cmd-recv.c \
-	client/p2pctl-cmd-watch.c
+	client/p2pctl-cmd-watch.c \
+	client/p2pctl-cmd-log.c
 libp2pctl_la_CFLAGS = $(P2PCTL_CFLAGS)
 
 bin_PROGRAMS += p2pctl

@@ -60,6 +60,8 @@ const P2pctlCommand p2pctl_commands[] = {
 	  p2pctl_cmd_cancel, 1, 1, cancel_options },
 	{ "watch", "", "print events (offers, progress, peers) as they happen",
 	  p2pctl_cmd_watch, 0, 0, NULL },
+	{ "log-level", "LEVEL", "set what p2pd logs until its next reload: error, warning, info or debug",
+	  p2pctl_cmd_log_level, 1, 1, NULL },
 	{ "help", "[COMMAND]", "show help for all commands or one", cmd_help, 0, 1, NULL },
 	{ NULL }
 };
