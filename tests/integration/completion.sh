@@ -12,7 +12,7 @@ wait_for 10 sees alice bob || fail "alice does not see bob"
 # complete PROGRAM WORDS...: the candidates for the last word (the one being typed)
 complete_words() {
 	bash -c '
-		. "$1/completion/p2pctl"; . "$1/completion/p2pd"
+		. "$1/completion/p2pctl"; . "$1/completion/p2pd"; . "$1/completion/p2p-signald"
 		prog=$2; fn=$3; shift 3
 		COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
 		"$fn" "$prog"
@@ -42,6 +42,6 @@ grep -qx -- --max-file-size "$T/c" && grep -qx -- --max-files "$T/c" ||
 	fail "p2pd --max-f<TAB>: $(cat "$T/c")"
 complete_words "$P2PD" _p2pd p2pd --log-level w >"$T/c"
 [ "$(cat "$T/c")" = "warning" ] || fail "p2pd --log-level w<TAB>: $(cat "$T/c")"
-complete_words "$SIGNALD" _p2pd p2p-signald --make >"$T/c"
+complete_words "$SIGNALD" _p2p_signald p2p-signald --make >"$T/c"
 [ "$(cat "$T/c")" = "--make-cert" ] || fail "p2p-signald --make<TAB>: $(cat "$T/c")"
 pass "p2pd and p2p-signald options"
