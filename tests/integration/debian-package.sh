@@ -13,12 +13,17 @@ need_tools dpkg-buildpackage dpkg-deb dh dh_installsysusers
 # a copy of the distributed sources: the build writes debian/build, debian/tmp and the
 # .debs beside the tree, none of which belongs in $top_srcdir (read-only in distcheck)
 mkdir "$T/src"
-if git -C "$top_srcdir" rev-parse --git-dir >/dev/null 2>&1; then
-	(cd "$top_srcdir" && git ls-files -co --exclude-standard -z |
+# (a git checkout: its files, not the build products beside them; a release tree, as
+# in distcheck: all of it but distcheck's own build directory)
+src=$(cd "$top_srcdir" && pwd -P)
+if [ "$(git -C "$src" rev-parse --show-toplevel 2>/dev/null)" = "$src" ]; then
+	(cd "$src" && git ls-files -co --exclude-standard -z |
 		xargs -0 cp --parents -a -t "$T/src") || fail "cannot copy the sources"
 else
-	cp -a "$top_srcdir/." "$T/src" && chmod -R u+w "$T/src"
+	tar -C "$src" --exclude=./_build -cf - . | tar -C "$T/src" -xf - &&
+		chmod -R u+w "$T/src" || fail "cannot copy the sources"
 fi
+[ -f "$T/src/debian/control" ] || fail "the copy of the sources has no debian/control"
 (cd "$T/src" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" \
 	dpkg-buildpackage -us -uc -b) >"$T/build.log" 2>&1 ||
 	fail "dpkg-buildpackage failed: $(tail -30 "$T/build.log")"
