@@ -69,6 +69,8 @@ const P2pctlCommand p2pctl_commands[] = {
 	/* PEER [N]: N only with --history */
 	{ "chat", "PEER [N]", "chat with PEER in the terminal, or send or print messages",
 	  p2pctl_cmd_chat, 1, 2, chat_options },
+	{ "log-level", "LEVEL", "set what p2pd logs until its next reload: error, warning, info or debug",
+	  p2pctl_cmd_log_level, 1, 1, NULL },
 	{ "help", "[COMMAND]", "show help for all commands or one", cmd_help, 0, 1, NULL },
 	{ NULL }
 };

@@ -222,6 +222,7 @@ int p2pctl_cmd_accept(int argc, char **argv, P2pctlContext *ctx);
 int p2pctl_cmd_reject(int argc, char **argv, P2pctlContext *ctx);
 int p2pctl_cmd_cancel(int argc, char **argv, P2pctlContext *ctx);
 int p2pctl_cmd_watch(int argc, char **argv, P2pctlContext *ctx);
+int p2pctl_cmd_log_level(int argc, char **argv, P2pctlContext *ctx);
 
 /* Shared by send and recv: report an interruption (naming the transfer that goes on
  * in the daemon), and the end of a followed transfer (0 complete, 4 otherwise). */

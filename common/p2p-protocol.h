@@ -52,6 +52,8 @@
 #define P2P_M_TRANSFER_TAKE       "transfer.take"     /* fd of a received file, SCM_RIGHTS */
 #define P2P_M_TRANSFER_TAKEN      "transfer.taken"    /* caller copied it: drop inbox copy */
 #define P2P_M_EVENTS_SUBSCRIBE    "events.subscribe"
+#define P2P_M_LOG_LEVEL           "log.set-level"     /* {level} -> {level, previous}; root
+                                                       * or the daemon's own uid */
 #define P2P_M_CHAT_SEND           "chat.send"
 #define P2P_M_CHAT_TYPING         "chat.typing"
 #define P2P_M_CHAT_HISTORY        "chat.history"

@@ -12,6 +12,7 @@ libp2pd_la_SOURCES = \
 	daemon/p2pd-daemon.c daemon/p2pd-daemon.h \
 	daemon/p2pd-inbox.c daemon/p2pd-inbox.h \
 	daemon/p2pd-run.c daemon/p2pd-run.h \
+	daemon/p2pd-service.c daemon/p2pd-service.h \
 	daemon/p2pd-session.c daemon/p2pd-session.h \
 	daemon/p2pd-signal.c daemon/p2pd-signal.h \
 	daemon/p2pd-state.c daemon/p2pd-state.h \

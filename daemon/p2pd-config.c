@@ -25,34 +25,41 @@ typedef struct {
 	const char *def; /* default, as text; NULL = unset */
 	const char *arg;
 	const char *help;
+	gboolean runtime; /* a reload (SIGHUP) applies it; otherwise it needs a restart */
 } ConfigKey;
 
-#define K(n, t, m, d, a, h) { (n), (t), G_STRUCT_OFFSET(P2pConfig, m), (d), (a), (h) }
+/* RUNTIME keys are read where they are used (the next offer, the next session), so a
+ * reload can swap them; RESTART keys are held by what the daemon set up at start (the
+ * identity, the state database, the signaling link, the control socket, transfers
+ * being written into the save directory). */
+#define RUNTIME TRUE
+#define RESTART FALSE
+#define K(n, t, m, d, a, h, r) { (n), (t), G_STRUCT_OFFSET(P2pConfig, m), (d), (a), (h), (r) }
 
 /* The one table of keys: the file, the flags, --help and the man page all follow it. */
 static const ConfigKey config_keys[] = {
-	K("agent", KEY_STRING, agent, NULL, "ID", "this agent's id"),
-	K("signal-server", KEY_STRING, signal_server, NULL, "HOST:PORT", "p2p-signald address"),
-	K("api-key-file", KEY_STRING, api_key_file, NULL, "FILE", "file holding the API key"),
-	K("signal-ca", KEY_STRING, signal_ca, NULL, "FILE", "CA or certificate to trust for the signaling server"),
-	K("state-dir", KEY_STRING, state_dir, LOCALSTATEDIR "/lib/p2pd", "DIR", "identity and state database"),
-	K("control-socket", KEY_STRING, control_socket, RUNSTATEDIR "/p2pd/control.sock", "PATH", "control socket"),
-	K("save-dir", KEY_STRING, save_dir, LOCALSTATEDIR "/lib/p2pd/inbox", "DIR", "where received files go"),
-	K("allow", KEY_LIST, allow, "*", "PEER[=FP]", "peers whose offers are accepted (repeatable)"),
-	K("auto-accept", KEY_BOOL, auto_accept, "true", "BOOL", "accept allowed offers without asking"),
-	K("unknown", KEY_STRING, unknown, "refuse", "refuse|ask", "offers from peers outside allow: refused, or held for accept/reject"),
-	K("max-file-size", KEY_SIZE, max_file_size, "0", "SIZE", "largest file accepted (0 = no limit)"),
-	K("max-transfer-size", KEY_SIZE, max_transfer_size, "0", "SIZE", "largest transfer (all its files) accepted (0 = no limit)"),
-	K("max-files", KEY_UINT, max_files, "100000", "N", "most files and directories one transfer may carry"),
-	K("min-free-space", KEY_SIZE, min_free_space, "64M", "SIZE", "free space the save directory's file system keeps after a transfer"),
-	K("peer-subfolders", KEY_BOOL, peer_subfolders, "false", "BOOL", "save each peer's files in SAVE-DIR/PEER"),
-	K("offer-timeout", KEY_UINT, offer_timeout, "86400", "SECONDS", "how long an offer waits for accept/reject before it expires"),
-	K("rate-limit", KEY_SIZE, rate_limit, "0", "SIZE", "bytes per second of outgoing file data (0 = no limit)"),
-	K("stun-server", KEY_STRING, stun_server, NULL, "HOST:PORT", "STUN server"),
-	K("ice-tcp", KEY_BOOL, ice_tcp, "true", "BOOL", "gather ICE-TCP candidates"),
-	K("ice-udp", KEY_BOOL, ice_udp, "true", "BOOL", "gather UDP candidates"),
-	K("ice-address", KEY_LIST, ice_address, NULL, "ADDR", "local address for host candidates (repeatable; default: every interface)"),
-	K("log-level", KEY_STRING, log_level, "info", "LEVEL", "error, warning, info or debug"),
+	K("agent", KEY_STRING, agent, NULL, "ID", "this agent's id", RESTART),
+	K("signal-server", KEY_STRING, signal_server, NULL, "HOST:PORT", "p2p-signald address", RESTART),
+	K("api-key-file", KEY_STRING, api_key_file, NULL, "FILE", "file holding the API key", RESTART),
+	K("signal-ca", KEY_STRING, signal_ca, NULL, "FILE", "CA or certificate to trust for the signaling server", RESTART),
+	K("state-dir", KEY_STRING, state_dir, LOCALSTATEDIR "/lib/p2pd", "DIR", "identity and state database", RESTART),
+	K("control-socket", KEY_STRING, control_socket, RUNSTATEDIR "/p2pd/control.sock", "PATH", "control socket", RESTART),
+	K("save-dir", KEY_STRING, save_dir, LOCALSTATEDIR "/lib/p2pd/inbox", "DIR", "where received files go", RESTART),
+	K("allow", KEY_LIST, allow, "*", "PEER[=FP]", "peers whose offers are accepted (repeatable)", RUNTIME),
+	K("auto-accept", KEY_BOOL, auto_accept, "true", "BOOL", "accept allowed offers without asking", RUNTIME),
+	K("unknown", KEY_STRING, unknown, "refuse", "refuse|ask", "offers from peers outside allow: refused, or held for accept/reject", RUNTIME),
+	K("max-file-size", KEY_SIZE, max_file_size, "0", "SIZE", "largest file accepted (0 = no limit)", RUNTIME),
+	K("max-transfer-size", KEY_SIZE, max_transfer_size, "0", "SIZE", "largest transfer (all its files) accepted (0 = no limit)", RUNTIME),
+	K("max-files", KEY_UINT, max_files, "100000", "N", "most files and directories one transfer may carry", RUNTIME),
+	K("min-free-space", KEY_SIZE, min_free_space, "64M", "SIZE", "free space the save directory's file system keeps after a transfer", RUNTIME),
+	K("peer-subfolders", KEY_BOOL, peer_subfolders, "false", "BOOL", "save each peer's files in SAVE-DIR/PEER", RUNTIME),
+	K("offer-timeout", KEY_UINT, offer_timeout, "86400", "SECONDS", "how long an offer waits for accept/reject before it expires", RUNTIME),
+	K("rate-limit", KEY_SIZE, rate_limit, "0", "SIZE", "bytes per second of outgoing file data (0 = no limit)", RUNTIME),
+	K("stun-server", KEY_STRING, stun_server, NULL, "HOST:PORT", "STUN server", RUNTIME),
+	K("ice-tcp", KEY_BOOL, ice_tcp, "true", "BOOL", "gather ICE-TCP candidates", RUNTIME),
+	K("ice-udp", KEY_BOOL, ice_udp, "true", "BOOL", "gather UDP candidates", RUNTIME),
+	K("ice-address", KEY_LIST, ice_address, NULL, "ADDR", "local address for host candidates (repeatable; default: every interface)", RUNTIME),
+	K("log-level", KEY_STRING, log_level, "info", "LEVEL", "error, warning, info or debug", RUNTIME),
 };
 
 gboolean
@@ -510,4 +517,81 @@ p2p_config_free(P2pConfig *cfg)
 	g_free(cfg->signal_host);
 	g_free(cfg->stun_host);
 	g_free(cfg);
+}
+
+static gboolean
+key_equal(const ConfigKey *k, const P2pConfig *a, const P2pConfig *b)
+{
+	const guint8 *pa = (const guint8 *)a + k->offset;
+	const guint8 *pb = (const guint8 *)b + k->offset;
+
+	switch (k->type) {
+	case KEY_STRING:
+		return g_strcmp0(*(char *const *)pa, *(char *const *)pb) == 0;
+	case KEY_BOOL:
+		return *(const gboolean *)pa == *(const gboolean *)pb;
+	case KEY_SIZE:
+	case KEY_UINT:
+		return *(const guint64 *)pa == *(const guint64 *)pb;
+	case KEY_LIST: {
+		char *const *la = *(char **const *)pa;
+		char *const *lb = *(char **const *)pb;
+		if (la == NULL || lb == NULL)
+			return la == lb;
+		return g_strv_equal((const char *const *)la, (const char *const *)lb);
+	}
+	}
+	return FALSE;
+}
+
+/* Moves key k's value from src to dst (src keeps dst's old value, freed with it). */
+static void
+key_swap(const ConfigKey *k, P2pConfig *dst, P2pConfig *src)
+{
+	guint8 *pd = (guint8 *)dst + k->offset;
+	guint8 *ps = (guint8 *)src + k->offset;
+	gsize size = k->type == KEY_STRING   ? sizeof(char *)
+	             : k->type == KEY_LIST   ? sizeof(char **)
+	             : k->type == KEY_BOOL   ? sizeof(gboolean)
+	                                     : sizeof(guint64);
+	guint8 tmp[sizeof(guint64)];
+
+	memcpy(tmp, pd, size);
+	memcpy(pd, ps, size);
+	memcpy(ps, tmp, size);
+}
+
+gboolean
+p2p_config_reload(P2pConfig *cfg, char **argv, GPtrArray *changed, GPtrArray *restart,
+                  GError **error)
+{
+	gboolean check_only, version_only;
+	/* a shallow copy: option parsing reorders and drops pointers of the vector it is
+	 * given, never the strings, which stay the caller's */
+	int argc = (int)g_strv_length(argv);
+	g_autofree char **args = g_new0(char *, argc + 1);
+	char **argp = args;
+	memcpy(args, argv, argc * sizeof(char *));
+
+	g_autoptr(P2pConfig) next = p2p_config_load(&argc, &argp, &check_only, &version_only, error);
+	if (next == NULL)
+		return FALSE;
+	for (gsize i = 0; i < G_N_ELEMENTS(config_keys); i++) {
+		const ConfigKey *k = &config_keys[i];
+		if (key_equal(k, cfg, next))
+			continue;
+		if (!k->runtime) {
+			g_ptr_array_add(restart, (gpointer)k->name);
+			continue;
+		}
+		key_swap(k, cfg, next);
+		g_ptr_array_add(changed, (gpointer)k->name);
+	}
+	/* what validate() derived from the keys just swapped */
+	cfg->allow_any = next->allow_any;
+	cfg->unknown_ask = next->unknown_ask;
+	g_free(cfg->stun_host);
+	cfg->stun_host = g_steal_pointer(&next->stun_host);
+	cfg->stun_port = next->stun_port;
+	return TRUE;
 }

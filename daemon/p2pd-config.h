@@ -54,6 +54,14 @@ P2pConfig *p2p_config_load(int *argc, char ***argv, gboolean *check_only, gboole
 void p2p_config_free(P2pConfig *cfg);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(P2pConfig, p2p_config_free)
 
+/* Reads the configuration again as p2p_config_load() did from argv (the flags given at
+ * start still win over the file) and, if all of it is valid, moves into cfg the keys
+ * that can change while the daemon runs: their names are added to changed. Keys whose
+ * new value needs a restart are added to restart and keep their old value. On an
+ * error cfg is untouched. The names are static strings. */
+gboolean p2p_config_reload(P2pConfig *cfg, char **argv, GPtrArray *changed, GPtrArray *restart,
+                           GError **error);
+
 /* Helpers shared with tests. */
 gboolean p2p_parse_size(const char *text, guint64 *out, GError **error);
 gboolean p2p_parse_host_port(const char *text, char **host, guint16 *port, GError **error);

@@ -8,9 +8,11 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "p2p-jsonrpc.h"
+#include "p2p-log.h"
 #include "p2pd-chat.h"
 #include "p2pd-control.h"
 #include "p2pd-journal.h"
@@ -44,6 +46,7 @@ struct _P2pControl {
 	P2pDaemon *d;
 	char *path;
 	int fd;
+	gboolean activated; /* fd came from systemd (p2pd.socket), which owns the file */
 	guint watch;
 	GList *clients;
 };
@@ -594,6 +597,41 @@ m_events_subscribe(Client *c, gpointer params, int *pass_fd, JsonNode **data,
 	return p2p_json_node_take_object(json_object_new());
 }
 
+typedef struct {
+	const char *level;
+} LogLevelParams;
+
+static const P2pField log_level_fields[] = {
+	P2P_FIELD(LogLevelParams, level, "level", P2P_FIELD_STRING, TRUE, 16),
+	{ NULL },
+};
+
+static JsonNode *
+m_log_set_level(Client *c, gpointer params, int *pass_fd, JsonNode **data, GError **error)
+{
+	const char *level = ((LogLevelParams *)params)->level;
+
+	/* debug logging writes file names and peers into the journal: the administrator's
+	 * decision, not any group member's */
+	if (c->uid != 0 && c->uid != geteuid()) {
+		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_PERMISSION,
+		            "uid %u may not change the log level; root or uid %u may",
+		            (unsigned)c->uid, (unsigned)geteuid());
+		return NULL;
+	}
+	const char *previous = p2p_log_get_level();
+	if (!p2p_log_set_level(level)) {
+		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_INVALID_PARAMS,
+		            "level: \"%s\" is not " P2P_LOG_LEVELS, level);
+		return NULL;
+	}
+	g_message("log level %s (was %s), set by uid %u", level, previous, (unsigned)c->uid);
+	JsonObject *o = json_object_new();
+	json_object_set_string_member(o, "level", level);
+	json_object_set_string_member(o, "previous", previous);
+	return p2p_json_node_take_object(o);
+}
+
 #define METHOD(n, f, fields, st) { (n), (f), (fields), sizeof(st) }
 
 static const Method methods[] = {
@@ -611,6 +649,7 @@ static const Method methods[] = {
 	METHOD(P2P_M_TRANSFER_TAKE, m_transfer_take, id_fields, IdParams),
 	METHOD(P2P_M_TRANSFER_TAKEN, m_transfer_taken, id_fields, IdParams),
 	METHOD(P2P_M_EVENTS_SUBSCRIBE, m_events_subscribe, no_fields, NoParams),
+	METHOD(P2P_M_LOG_LEVEL, m_log_set_level, log_level_fields, LogLevelParams),
 };
 
 static void
@@ -779,10 +818,63 @@ accept_cb(gint fd, GIOCondition cond, gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+static P2pControl *
+control_wrap(P2pDaemon *d, const char *path, int fd, gboolean activated)
+{
+	P2pControl *ctrl = g_new0(P2pControl, 1);
+	ctrl->d = d;
+	ctrl->path = g_strdup(path);
+	ctrl->fd = fd;
+	ctrl->activated = activated;
+	ctrl->watch = g_unix_fd_add(fd, G_IO_IN, accept_cb, ctrl);
+	return ctrl;
+}
+
+/* The listening socket systemd passed (p2pd.socket), or -1 when started by hand.
+ * More than one socket, or one of another kind, is a unit file error worth stopping
+ * for rather than serving something nobody asked for. */
+static int
+activation_fd(const char *path, GError **error)
+{
+	int n = sd_listen_fds(TRUE);
+	if (n == 0)
+		return -1;
+	if (n < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-n),
+		            "sockets passed by systemd: %s", g_strerror(-n));
+		return -2;
+	}
+	if (n > 1 || sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1, NULL, 0) <= 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+		            "systemd passed %d sockets; p2pd takes one listening UNIX stream socket "
+		            "(ListenStream= in p2pd.socket)", n);
+		return -2;
+	}
+	int fd = SD_LISTEN_FDS_START;
+	if (sd_is_socket_unix(fd, SOCK_STREAM, 1, path, 0) <= 0)
+		g_warning("control: systemd passed a socket that is not control-socket \"%s\"; "
+		          "serving it anyway (p2pctl --socket must name it)", path);
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+		            "socket passed by systemd: %s", g_strerror(errno));
+		return -2;
+	}
+	return fd;
+}
+
 P2pControl *
 p2p_control_new(P2pDaemon *d, const char *path, GError **error)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	int afd = activation_fd(path, error);
+	if (afd == -2)
+		return NULL;
+	if (afd >= 0) {
+		g_info("control: serving the socket systemd passed");
+		return control_wrap(d, path, afd, TRUE);
+	}
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FILENAME_TOO_LONG,
@@ -831,12 +923,7 @@ p2p_control_new(P2pDaemon *d, const char *path, GError **error)
 		close(fd);
 		return NULL;
 	}
-	P2pControl *ctrl = g_new0(P2pControl, 1);
-	ctrl->d = d;
-	ctrl->path = g_strdup(path);
-	ctrl->fd = fd;
-	ctrl->watch = g_unix_fd_add(fd, G_IO_IN, accept_cb, ctrl);
-	return ctrl;
+	return control_wrap(d, path, fd, FALSE);
 }
 
 void
@@ -848,7 +935,10 @@ p2p_control_free(P2pControl *ctrl)
 		client_free(ctrl->clients->data);
 	g_clear_handle_id(&ctrl->watch, g_source_remove);
 	close(ctrl->fd);
-	unlink(ctrl->path);
+	/* systemd keeps listening on an activated socket while p2pd is down and starts it
+	 * again on the next connection: its file must stay */
+	if (!ctrl->activated)
+		unlink(ctrl->path);
 	g_free(ctrl->path);
 	g_free(ctrl);
 }

@@ -8,10 +8,12 @@
 #include <sys/stat.h>
 
 #include "p2p-jsonrpc.h"
+#include "p2p-log.h"
 #include "p2pd-control.h"
 #include "p2pd-daemon.h"
 #include "p2pd-chat.h"
 #include "p2pd-inbox.h"
+#include "p2pd-service.h"
 #include "p2pd-session.h"
 #include "p2pd-transfer.h"
 
@@ -165,7 +167,9 @@ set_presence(P2pDaemon *d, const char *id, const char *fp, gboolean online)
 	if (p->online == online)
 		return;
 	p->online = online;
-	g_info("peer %s is %s", id, online ? "online" : "offline");
+	p2p_log_fields(G_LOG_LEVEL_INFO, id, NULL, -1, NULL, "peer %s is %s", id,
+	               online ? "online" : "offline");
+	p2p_service_status(d->service);
 	emit_peer(d, online ? P2P_E_PEER_ONLINE : P2P_E_PEER_OFFLINE, p);
 	if (online)
 		p2p_transfers_peer_online(d, p);
@@ -196,6 +200,7 @@ on_registered(P2pSignal *s, JsonArray *peers, gpointer user)
 		if (!g_hash_table_contains(now, p->id))
 			set_presence(d, p->id, p->fingerprint, FALSE);
 	}
+	p2p_service_status(d->service);
 }
 
 static void
@@ -215,6 +220,7 @@ on_lost(P2pSignal *s, const GError *error, gpointer user)
 {
 	/* sessions already up keep running: the signaling server only introduces peers */
 	g_info("signaling lost: %s", error->message);
+	p2p_service_status(((P2pDaemon *)user)->service);
 }
 
 static const P2pSignalCallbacks signal_cb = {

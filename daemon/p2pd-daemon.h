@@ -17,6 +17,7 @@ typedef struct _P2pDaemon P2pDaemon;
 typedef struct _P2pSession P2pSession;
 typedef struct _P2pTransfer P2pTransfer;
 typedef struct _P2pControl P2pControl;
+typedef struct _P2pService P2pService;
 
 /* A peer the signaling server showed us, by the id it showed. */
 typedef struct {
@@ -35,6 +36,7 @@ struct _P2pDaemon {
 	P2pState *state;
 	P2pSignal *signal;
 	P2pControl *control;
+	P2pService *service;    /* systemd notifications and SIGHUP; NULL until serving */
 	GHashTable *peers;      /* id -> P2pPeer */
 	GHashTable *transfers;  /* local id -> P2pTransfer */
 	P2pTransfer *last_found; /* p2p_transfer_find's cache (transfers live as long as d) */

@@ -37,7 +37,11 @@ P2PD_INTEGRATION_TESTS = \
 	tests/integration/p2pd-resume-sender.sh \
 	tests/integration/p2pd-manual.sh \
 	tests/integration/p2pd-tree-diskfull.sh \
-	tests/integration/p2pd-hostile-manifest.sh
+	tests/integration/p2pd-hostile-manifest.sh \
+	tests/integration/p2pd-reload.sh \
+	tests/integration/systemd-units.sh \
+	tests/integration/completion.sh \
+	tests/integration/debian-package.sh
 TESTS += $(P2PD_INTEGRATION_TESTS)
 EXTRA_DIST += $(P2PD_INTEGRATION_TESTS) tests/demo.sh
 
