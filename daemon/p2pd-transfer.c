@@ -18,6 +18,7 @@
 
 #include "p2p-frame.h"
 #include "p2p-jsonrpc.h"
+#include "p2p-log.h"
 #include "p2pd-chat.h"
 #include "p2pd-inbox.h"
 #include "p2pd-journal.h"
@@ -265,11 +266,14 @@ p2p_transfer_finish(P2pTransfer *t, P2pTransferState st, const char *code, const
 	p2p_journal_update(t);
 	g_clear_pointer(&t->manifest, p2p_manifest_free);
 	if (st == P2P_XFER_COMPLETE) {
-		g_info("transfer %s: %s %s %s: %u files, %" G_GUINT64_FORMAT " bytes verified",
-		       t->id, t->name, t->outgoing ? "to" : "from", t->peer, t->files, t->size);
+		p2p_log_fields(G_LOG_LEVEL_INFO, t->peer, t->id, (gint64)t->size, NULL,
+		               "transfer %s: %s %s %s: %u files, %" G_GUINT64_FORMAT " bytes verified",
+		               t->id, t->name, t->outgoing ? "to" : "from", t->peer, t->files,
+		               t->size);
 		p2p_transfer_emit(t, P2P_E_TRANSFER_COMPLETE);
 	} else {
-		g_info("transfer %s: %s: %s", t->id, p2p_transfer_state_name(st), message);
+		p2p_log_fields(G_LOG_LEVEL_INFO, t->peer, t->id, (gint64)t->bytes, NULL,
+		               "transfer %s: %s: %s", t->id, p2p_transfer_state_name(st), message);
 		p2p_transfer_emit(t, P2P_E_TRANSFER_FAILED);
 	}
 }
@@ -320,8 +324,9 @@ p2p_transfer_pause(P2pTransfer *t, const char *message)
 	t->reason_code = g_strdup(P2P_REASON_DISCONNECTED);
 	t->reason_message = g_strdup(message);
 	p2p_journal_update(t);
-	g_info("transfer %s: paused at %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " bytes: %s",
-	       t->id, t->bytes, t->size, message);
+	p2p_log_fields(G_LOG_LEVEL_INFO, t->peer, t->id, (gint64)t->bytes, NULL,
+	               "transfer %s: paused at %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+	               " bytes: %s", t->id, t->bytes, t->size, message);
 	p2p_transfer_emit(t, P2P_E_TRANSFER_PAUSED);
 }
 
