@@ -2,8 +2,14 @@
 # builds its own namespaces (names carry its PID), needs root, ip netns, nft and
 # coturn, and skips (77) without them.
 NETLAB_TESTS = \
+	tests/netlab/linkem.sh \
 	tests/netlab/nat-lan.sh \
 	tests/netlab/nat-public.sh \
 	tests/netlab/nat-ei.sh
 TESTS += $(NETLAB_TESTS)
 EXTRA_DIST += $(NETLAB_TESTS) tests/netlab/lab.sh
+
+# the user-space link emulator (delay, rate with a bounded queue, loss over TUN): built
+# with the project, not installed; the lab and bench/ put it between two namespaces
+noinst_PROGRAMS += tests/netlab/linkem
+tests_netlab_linkem_SOURCES = tests/netlab/linkem.c
