@@ -12,7 +12,8 @@ libsignald_la_SOURCES = \
 	signald/signald-cert.c signald/signald-cert.h \
 	signald/signald-router.c signald/signald-router.h \
 	signald/signald-session.c signald/signald-session.h \
-	signald/signald-server.c signald/signald-server.h
+	signald/signald-server.c signald/signald-server.h \
+	signald/signald-turn.c signald/signald-turn.h
 libsignald_la_CFLAGS = $(SIGNALD_CFLAGS)
 
 sbin_PROGRAMS += p2p-signald

@@ -13,3 +13,10 @@ EXTRA_DIST += $(NETLAB_TESTS) tests/netlab/lab.sh
 # with the project, not installed; the lab and bench/ put it between two namespaces
 noinst_PROGRAMS += tests/netlab/linkem
 tests_netlab_linkem_SOURCES = tests/netlab/linkem.c
+
+# p2p-signald's TURN credentials (coturn's shared-secret scheme)
+check_PROGRAMS += tests/unit/test-signald-turn
+tests_unit_test_signald_turn_SOURCES = tests/unit/test-signald-turn.c
+tests_unit_test_signald_turn_CFLAGS = $(SIGNALD_UNIT_CFLAGS)
+tests_unit_test_signald_turn_LDADD = $(SIGNALD_UNIT_LIBS)
+TESTS += tests/unit/test-signald-turn
