@@ -27,6 +27,10 @@
 #   lab_path NAME PEER         the path NAME's daemon reports for PEER ("tcp host ...")
 #   lab_bg NAME FILE CMD...    CMD in namespace NAME in the background, output to FILE;
 #                              its PID joins $PIDS (killed by PID on exit)
+#   lab_transfer FROM TO KB    a file FROM -> TO, verified; its path in LAB_PATH
+#   lab_flush_nat ROUTER       drop every NAT mapping of ROUTER (conntrack -F): the
+#                              path dies under a live session (scenario 6)
+#   lab_restart_signald        stop p2p-signald and start it again (scenario 7)
 
 LAB_PUB_NET=10.99.0
 LAB_SRV=$LAB_PUB_NET.2
@@ -208,6 +212,9 @@ fingerprint
 no-tls
 no-dtls
 no-cli
+# one thread: with a UDP listener per core, coturn answered some of a client's
+# requests from another thread that did not know its nonce (438, then 400)
+relay-threads=0
 no-multicast-peers
 # the lab's "public" network is a private range: let the relay reach it
 allowed-peer-ip=10.99.0.0-10.99.0.255
@@ -215,6 +222,7 @@ userdb=$T/turn/turndb
 pidfile=$T/turn/turnserver.pid
 log-file=stdout
 simple-log
+verbose
 EOF
 	lab_bg srv "$T/turnserver.log" turnserver -c "$T/turn/turnserver.conf"
 	TURN_PID=$lb_pid
@@ -256,21 +264,21 @@ lab_transfer() {
 	} >"$T/sent.bin"
 	# in the background: a send that never connects must not hold the test (and its
 	# teardown) forever, and a signal must reach the trap at once
-	ctl "$lt_from" --json send "$T/sent.bin" "$lt_to" >"$T/send.json" 2>&1 &
-	lt_pid=$!
-	PIDS="$PIDS $lt_pid"
-	wait_for "${LAB_SEND_TIMEOUT:-120}" lab_gone "$lt_pid" ||
+	rm -f "$T/send.rc"
+	(
+		rc=0
+		ctl "$lt_from" --json send "$T/sent.bin" "$lt_to" >"$T/send.json" 2>&1 || rc=$?
+		echo "$rc" >"$T/send.rc"
+	) &
+	PIDS="$PIDS $!"
+	wait_for "${LAB_SEND_TIMEOUT:-120}" test -s "$T/send.rc" ||
 		fail "send $lt_from -> $lt_to did not finish within ${LAB_SEND_TIMEOUT:-120} s"
-	wait "$lt_pid" || fail "send $lt_from -> $lt_to failed: $(cat "$T/send.json")"
+	[ "$(cat "$T/send.rc")" = 0 ] || fail "send $lt_from -> $lt_to failed: $(cat "$T/send.json")"
 	grep -q '"state" *: *"complete"' "$T/send.json" ||
 		fail "send did not report complete: $(cat "$T/send.json")"
 	cmp "$T/sent.bin" "$T/$lt_to/inbox/sent.bin" || fail "the received file differs"
 	LAB_PATH=$(lab_path "$lt_from" "$lt_to")
 	echo "path $lt_from -> $lt_to: $LAB_PATH"
-}
-
-lab_gone() {
-	! kill -0 "$1" 2>/dev/null
 }
 
 # lab_expect_path PATTERN...: the last transfer's path matches one of the shell
@@ -281,4 +289,49 @@ lab_expect_path() {
 		case "$LAB_PATH" in $lep) return 0 ;; esac
 	done
 	fail "path \"$LAB_PATH\" is none of: $*"
+}
+
+# lab_capture NS IF: tcpdump of everything on NS's interface IF into $T/capture.pcap
+# (unbuffered, full packets), until lab_capture_stop
+lab_capture() {
+	lab_bg "$1" "$T/tcpdump.log" tcpdump -U -n -s 0 -i "$2" -w "$T/capture.pcap"
+	LAB_CAPTURE_PID=$lb_pid
+	wait_for 10 test -s "$T/capture.pcap" || fail "tcpdump did not start: $(cat "$T/tcpdump.log")"
+}
+
+lab_capture_stop() {
+	kill -INT "$LAB_CAPTURE_PID" 2>/dev/null || true
+	wait "$LAB_CAPTURE_PID" 2>/dev/null || true
+}
+
+# lab_assert_no_plaintext PCAP: neither the marker nor any 32-byte piece of the sent
+# file's random part appears in the capture, which did carry the transfer (it is at
+# least as large as the file)
+lab_assert_no_plaintext() {
+	python3 - "$1" "$T/sent.bin" "$LAB_MARKER" <<'PY' || fail "the relay saw plaintext"
+import sys
+cap = open(sys.argv[1], "rb").read()
+sent = open(sys.argv[2], "rb").read()
+marker = sys.argv[3].encode()
+if len(cap) < len(sent):
+    sys.exit("the capture (%d bytes) is smaller than the file (%d bytes): it missed the "
+             "transfer" % (len(cap), len(sent)))
+if marker in cap:
+    sys.exit("the file's plaintext marker is in the capture")
+for off in range(0, len(sent) - 32, 4096):
+    if sent[off:off + 32] in cap:
+        sys.exit("bytes %d-%d of the file are in the capture" % (off, off + 32))
+print("capture: %d bytes, no plaintext of the %d-byte file" % (len(cap), len(sent)))
+PY
+}
+
+lab_flush_nat() {
+	command -v conntrack >/dev/null 2>&1 || skip "conntrack is missing"
+	lab_exec "$1" conntrack -F >/dev/null 2>&1 || fail "conntrack -F in $1 failed"
+}
+
+lab_restart_signald() {
+	kill "$SIGNALD_PID" 2>/dev/null || true
+	wait "$SIGNALD_PID" 2>/dev/null || true
+	lab_signald
 }
