@@ -22,4 +22,4 @@ p2p_signald_CFLAGS = $(SIGNALD_CFLAGS)
 p2p_signald_LDADD = $(SIGNALD_LIBS)
 
 dist_man_MANS += man/p2p-signald.8
-EXTRA_DIST += etc/signald.conf etc/keys.conf.example
+EXTRA_DIST += etc/signald.conf etc/keys.conf.example etc/turnserver.conf
