@@ -212,12 +212,13 @@ fingerprint
 no-tls
 no-dtls
 no-cli
-# one thread: with a UDP listener per core, coturn answered some of a client's
-# requests from another thread that did not know its nonce (438, then 400)
-relay-threads=0
 no-multicast-peers
-# the lab's "public" network is a private range: let the relay reach it
+# the lab's "public" network is a private range: let the relay reach it; the home
+# networks behind the NATs are out of its reach, so refuse them (403) as a public
+# relay refuses private ranges: coturn drops an allocation whose relay socket hits
+# "network unreachable", and the pair through it would die with it (438, then 400)
 allowed-peer-ip=10.99.0.0-10.99.0.255
+denied-peer-ip=192.168.0.0-192.168.255.255
 userdb=$T/turn/turndb
 pidfile=$T/turn/turnserver.pid
 log-file=stdout

@@ -18,7 +18,7 @@ lab_capture srv eth0
 # UDP only: no TCP path crosses two NATs, and the relay is reached over UDP here
 lab_daemon alice a --ice-tcp false --turn-transport udp
 lab_daemon bob b --ice-tcp false --turn-transport udp
-LAB_SEND_TIMEOUT=45 lab_transfer alice bob 256
+lab_transfer alice bob 256
 lab_expect_path "udp relay $LAB_SRV:* <-> *" "udp * <-> relay $LAB_SRV:*"
 lab_capture_stop
 lab_assert_no_plaintext "$T/capture.pcap"

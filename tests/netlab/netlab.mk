@@ -7,13 +7,9 @@ NETLAB_TESTS = \
 	tests/netlab/nat-public.sh \
 	tests/netlab/nat-ei.sh \
 	tests/netlab/nat-udp-blocked.sh \
-	tests/netlab/nat-symmetric.sh
+	tests/netlab/nat-symmetric.sh \
+	tests/netlab/nat-turn-tcp.sh
 TESTS += $(NETLAB_TESTS)
-# Both peers behind symmetric NATs: libnice 0.1.21 gathers relayed candidates with the
-# credentials p2p-signald hands out, but coturn 4.6.1 answers its CreatePermission
-# for the second peer address with 438 (stale nonce) and then 400, so no relayed pair
-# succeeds. Expected to fail until that is solved; an XPASS fails the suite.
-XFAIL_TESTS = tests/netlab/nat-symmetric.sh
 EXTRA_DIST += $(NETLAB_TESTS) tests/netlab/lab.sh
 
 # the user-space link emulator (delay, rate with a bounded queue, loss over TUN): built
