@@ -365,6 +365,9 @@ free_idle(gpointer data)
 		p2p_transport_free(s->transport);
 	if (s->agent) {
 		g_signal_handlers_disconnect_by_data(s->agent, s);
+		/* releases TURN allocations now (lifetime 0) rather than leaving them to
+		 * expire on the relay; the task holds the agent until the requests are out */
+		nice_agent_close_async(s->agent, NULL, NULL);
 		nice_agent_remove_stream(s->agent, s->stream);
 		g_object_unref(s->agent);
 	}
