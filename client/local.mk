@@ -14,7 +14,12 @@ libp2pctl_la_SOURCES = \
 	client/p2pctl-cmd-transfer.c \
 	client/p2pctl-cmd-send.c \
 	client/p2pctl-cmd-recv.c \
-	client/p2pctl-cmd-watch.c
+	client/p2pctl-cmd-watch.c \
+	client/p2pctl-chat.h \
+	client/p2pctl-edit.c \
+	client/p2pctl-term.c \
+	client/p2pctl-chat.c \
+	client/p2pctl-cmd-chat.c
 libp2pctl_la_CFLAGS = $(P2PCTL_CFLAGS)
 
 bin_PROGRAMS += p2pctl

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "p2pctl.h"
+#include "p2pctl-chat.h"
 
 #ifndef RUNSTATEDIR
 #define RUNSTATEDIR "/run"
@@ -37,6 +38,11 @@ static const P2pctlOption cancel_options[] = {
 	{ "reason", 'r', "TEXT", "explanation sent to the peer" },
 	{ NULL }
 };
+static const P2pctlOption chat_options[] = {
+	{ "send", 'm', "TEXT", "send one message and print its id instead of opening the chat" },
+	{ "history", 'H', NULL, "print the stored conversation (the last N messages, default 50)" },
+	{ NULL }
+};
 
 const P2pctlCommand p2pctl_commands[] = {
 	{ "info", "", "show this agent, its key fingerprint and the signaling state",
@@ -60,6 +66,9 @@ const P2pctlCommand p2pctl_commands[] = {
 	  p2pctl_cmd_cancel, 1, 1, cancel_options },
 	{ "watch", "", "print events (offers, progress, peers) as they happen",
 	  p2pctl_cmd_watch, 0, 0, NULL },
+	/* PEER [N]: N only with --history */
+	{ "chat", "PEER [N]", "chat with PEER in the terminal, or send or print messages",
+	  p2pctl_cmd_chat, 1, 2, chat_options },
 	{ "help", "[COMMAND]", "show help for all commands or one", cmd_help, 0, 1, NULL },
 	{ NULL }
 };

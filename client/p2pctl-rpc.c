@@ -83,6 +83,12 @@ p2pctl_interrupted(void)
 	return interrupt_flag != 0;
 }
 
+int
+p2pctl_interrupt_fd(void)
+{
+	return interrupt_pipe[0];
+}
+
 /* ---- connection ------------------------------------------------------------------ */
 
 static void
@@ -177,6 +183,12 @@ p2pctl_conn_get_path(P2pctlConn *conn)
 	return conn->path;
 }
 
+int
+p2pctl_conn_get_fd(P2pctlConn *conn)
+{
+	return conn->fd;
+}
+
 gboolean
 p2pctl_conn_attach_fds(P2pctlConn *conn, const int *fds, guint n, GError **error)
 {
@@ -243,15 +255,14 @@ wait_readable(P2pctlConn *conn, gint64 deadline, const char *what, GError **erro
 			{ .fd = interrupt_pipe[0], .events = POLLIN },
 		};
 		int timeout = -1;
+		gboolean last = FALSE;
 
 		if (deadline > 0) {
 			gint64 left = deadline - g_get_monotonic_time();
-			if (left <= 0) {
-				g_set_error(error, P2PCTL_ERROR, P2PCTL_ERROR_TIMEOUT,
-				            "p2pd at \"%s\" did not answer %s in time", conn->path, what);
-				return FALSE;
-			}
-			timeout = (int)MIN(left / 1000 + 1, G_MAXINT);
+			/* Past the deadline, one look without waiting: what is already there
+			 * still counts (the chat reads its events with a timeout of 0). */
+			last = left <= 0;
+			timeout = last ? 0 : (int)MIN(left / 1000 + 1, G_MAXINT);
 		}
 		int n = poll(pfd, interrupt_pipe[0] >= 0 ? 2 : 1, timeout);
 		if (n < 0 && errno != EINTR) {
@@ -265,6 +276,11 @@ wait_readable(P2pctlConn *conn, gint64 deadline, const char *what, GError **erro
 			return TRUE;
 		if (interrupt_flag) {
 			g_set_error(error, P2PCTL_ERROR, P2PCTL_ERROR_INTERRUPTED, "interrupted");
+			return FALSE;
+		}
+		if (last) {
+			g_set_error(error, P2PCTL_ERROR, P2PCTL_ERROR_TIMEOUT,
+			            "p2pd at \"%s\" did not answer %s in time", conn->path, what);
 			return FALSE;
 		}
 	}

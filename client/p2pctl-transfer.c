@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "p2pctl.h"
+#include "p2pctl-chat.h"
 
 void
 p2pctl_transfer_free(P2pctlTransfer *t)
@@ -449,6 +450,8 @@ p2pctl_format_event(const char *method, JsonNode *params)
 		body = describe_peer_event(method, params);
 	} else if (strcmp(method, P2P_E_ERROR) == 0) {
 		body = describe_error_event(params);
+	} else if (g_str_has_prefix(method, "chat_")) {
+		body = p2pctl_chat_format_event(method, params);
 	} else {
 		g_autoptr(GError) error = NULL;
 		g_autoptr(P2pctlTransfer) t = p2pctl_transfer_from_json(params, &error);

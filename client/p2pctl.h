@@ -75,10 +75,15 @@ gboolean p2pctl_conn_attach_fds(P2pctlConn *conn, const int *fds, guint n, GErro
 gboolean p2pctl_conn_next_event(P2pctlConn *conn, int timeout_ms, char **method_out,
                                 JsonNode **params_out, GError **error);
 const char *p2pctl_conn_get_path(P2pctlConn *conn);
+/* The socket, for a poll() that also waits for other input (chat). A timeout of 0 in
+ * p2pctl_conn_next_event() then reads what is there without waiting. */
+int p2pctl_conn_get_fd(P2pctlConn *conn);
 
 /* SIGINT/SIGTERM stop any wait with P2PCTL_ERROR_INTERRUPTED from then on. */
 void p2pctl_catch_interrupts(void);
 gboolean p2pctl_interrupted(void);
+/* Readable once SIGINT/SIGTERM arrived (after p2pctl_catch_interrupts()), -1 before. */
+int p2pctl_interrupt_fd(void);
 
 /* ---- transfer objects (p2pctl-transfer.c) -------------------------------------- */
 

@@ -28,6 +28,9 @@ p2p_frame_type_name(guint8 type)
 	case P2P_FRAME_CANCEL:   return "cancel";
 	case P2P_FRAME_ERROR:    return "error";
 	case P2P_FRAME_MANIFEST: return "manifest";
+	case P2P_FRAME_CHAT:     return "chat";
+	case P2P_FRAME_CHAT_ACK: return "chat-ack";
+	case P2P_FRAME_TYPING:   return "typing";
 	default:                 return NULL;
 	}
 }

@@ -52,6 +52,11 @@
 #define P2P_M_TRANSFER_TAKE       "transfer.take"     /* fd of a received file, SCM_RIGHTS */
 #define P2P_M_TRANSFER_TAKEN      "transfer.taken"    /* caller copied it: drop inbox copy */
 #define P2P_M_EVENTS_SUBSCRIBE    "events.subscribe"
+#define P2P_M_CHAT_SEND           "chat.send"
+#define P2P_M_CHAT_TYPING         "chat.typing"
+#define P2P_M_CHAT_HISTORY        "chat.history"
+#define P2P_CHAT_MAX_TEXT         4096   /* bytes of UTF-8 per message */
+#define P2P_CHAT_HISTORY_MAX      1000
 
 /* Events: JSON-RPC notifications whose method is the event name. */
 #define P2P_E_OFFER_SENT          "offer_sent"
@@ -65,6 +70,9 @@
 #define P2P_E_ERROR               "error"
 #define P2P_E_PEER_ONLINE         "peer_online"
 #define P2P_E_PEER_OFFLINE        "peer_offline"
+#define P2P_E_CHAT_MESSAGE        "chat_message"
+#define P2P_E_CHAT_DELIVERED      "chat_delivered"
+#define P2P_E_CHAT_TYPING         "chat_typing"
 
 /* ---- signaling protocol: p2pd <-> p2p-signald ------------------------------ */
 
@@ -110,6 +118,9 @@ typedef enum {
 	P2P_FRAME_CANCEL   = 0x09, /* JSON {xfer, code, message} */
 	P2P_FRAME_ERROR    = 0x0a, /* JSON {code, message}: the session is being closed */
 	P2P_FRAME_MANIFEST = 0x0b, /* JSON {xfer, entries:[]}: the OFFER's manifest, continued */
+	P2P_FRAME_CHAT     = 0x0c, /* JSON {id, text, ts}: a chat message */
+	P2P_FRAME_CHAT_ACK = 0x0d, /* JSON {id}: the message is stored */
+	P2P_FRAME_TYPING   = 0x0e, /* JSON {}: the user is typing */
 } P2pFrameType;
 
 #define P2P_DATA_HEADER           20               /* xfer + file + offset */

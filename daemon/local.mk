@@ -19,7 +19,8 @@ libp2pd_la_SOURCES = \
 	daemon/p2pd-transfer.c daemon/p2pd-transfer.h daemon/p2pd-transfer-internal.h \
 	daemon/p2pd-receive.c \
 	daemon/p2pd-manifest.c daemon/p2pd-manifest.h \
-	daemon/p2pd-journal.c daemon/p2pd-journal.h
+	daemon/p2pd-journal.c daemon/p2pd-journal.h \
+	daemon/p2pd-chat.c daemon/p2pd-chat.h
 libp2pd_la_CFLAGS = $(P2PD_CFLAGS)
 
 sbin_PROGRAMS += p2pd

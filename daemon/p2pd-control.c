@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "p2p-jsonrpc.h"
+#include "p2pd-chat.h"
 #include "p2pd-control.h"
 #include "p2pd-journal.h"
 #include "p2pd-session.h"
@@ -506,6 +507,85 @@ m_transfer_taken(Client *c, gpointer params, int *pass_fd, JsonNode **data,
 	return p2p_json_node_take_object(json_object_new());
 }
 
+typedef struct {
+	const char *peer;
+	const char *text;
+	guint64 limit;
+} ChatParams;
+
+static const P2pField chat_send_fields[] = {
+	P2P_FIELD(ChatParams, peer, "peer", P2P_FIELD_STRING, TRUE, 200),
+	P2P_FIELD(ChatParams, text, "text", P2P_FIELD_STRING, TRUE, P2P_CHAT_MAX_TEXT * 4),
+	{ NULL },
+};
+static const P2pField chat_peer_fields[] = {
+	P2P_FIELD(ChatParams, peer, "peer", P2P_FIELD_STRING, TRUE, 200),
+	{ NULL },
+};
+static const P2pField chat_history_fields[] = {
+	P2P_FIELD(ChatParams, peer, "peer", P2P_FIELD_STRING, TRUE, 200),
+	P2P_FIELD(ChatParams, limit, "limit", P2P_FIELD_UINT, FALSE, 0),
+	{ NULL },
+};
+
+/* The peer of a chat call, resolved like transfer.send's (candidates in data). */
+static P2pPeer *
+chat_peer(Client *c, const char *name, JsonNode **data, GError **error)
+{
+	g_autoptr(GPtrArray) candidates = NULL;
+	P2pPeer *peer = p2p_daemon_resolve_peer(c->ctrl->d, name, &candidates, error);
+	if (peer == NULL && candidates) {
+		JsonObject *o = json_object_new();
+		JsonArray *a = json_array_new();
+		for (guint i = 0; i < candidates->len; i++)
+			json_array_add_string_element(a, candidates->pdata[i]);
+		json_object_set_array_member(o, "candidates", a);
+		*data = p2p_json_node_take_object(o);
+	}
+	return peer;
+}
+
+static JsonNode *
+m_chat_send(Client *c, gpointer params, int *pass_fd, JsonNode **data, GError **error)
+{
+	ChatParams *p = params;
+	P2pPeer *peer = chat_peer(c, p->peer, data, error);
+	return peer ? p2p_chat_send(c->ctrl->d, peer, p->text, error) : NULL;
+}
+
+static JsonNode *
+m_chat_typing(Client *c, gpointer params, int *pass_fd, JsonNode **data, GError **error)
+{
+	ChatParams *p = params;
+	P2pPeer *peer = chat_peer(c, p->peer, data, error);
+	if (peer == NULL)
+		return NULL;
+	p2p_chat_typing(c->ctrl->d, peer);
+	return p2p_json_node_take_object(json_object_new());
+}
+
+static JsonNode *
+m_chat_history(Client *c, gpointer params, int *pass_fd, JsonNode **data, GError **error)
+{
+	ChatParams *p = params;
+	guint64 limit = p->limit ? p->limit : 50;
+	if (limit > P2P_CHAT_HISTORY_MAX) {
+		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_INVALID_PARAMS,
+		            "limit %" G_GUINT64_FORMAT " is above %d", limit, P2P_CHAT_HISTORY_MAX);
+		return NULL;
+	}
+	/* the history of a peer that is not visible now is still there: exact ids work */
+	P2pPeer *peer = p2p_daemon_lookup_peer(c->ctrl->d, p->peer);
+	if (peer == NULL && (peer = chat_peer(c, p->peer, data, error)) == NULL) {
+		if (g_error_matches(*error, P2P_RPC_ERROR, P2P_RPC_UNKNOWN_PEER)) {
+			g_clear_error(error);
+			return p2p_chat_history(c->ctrl->d, p->peer, limit, error);
+		}
+		return NULL;
+	}
+	return p2p_chat_history(c->ctrl->d, peer->id, limit, error);
+}
+
 static JsonNode *
 m_events_subscribe(Client *c, gpointer params, int *pass_fd, JsonNode **data,
           GError **error)
@@ -525,6 +605,9 @@ static const Method methods[] = {
 	METHOD(P2P_M_TRANSFER_ACCEPT, m_transfer_accept, accept_fields, IdParams),
 	METHOD(P2P_M_TRANSFER_REJECT, m_transfer_reject, reject_fields, IdParams),
 	METHOD(P2P_M_TRANSFER_CANCEL, m_transfer_cancel, reject_fields, IdParams),
+	METHOD(P2P_M_CHAT_SEND, m_chat_send, chat_send_fields, ChatParams),
+	METHOD(P2P_M_CHAT_TYPING, m_chat_typing, chat_peer_fields, ChatParams),
+	METHOD(P2P_M_CHAT_HISTORY, m_chat_history, chat_history_fields, ChatParams),
 	METHOD(P2P_M_TRANSFER_TAKE, m_transfer_take, id_fields, IdParams),
 	METHOD(P2P_M_TRANSFER_TAKEN, m_transfer_taken, id_fields, IdParams),
 	METHOD(P2P_M_EVENTS_SUBSCRIBE, m_events_subscribe, no_fields, NoParams),

@@ -10,6 +10,7 @@
 #include "p2p-jsonrpc.h"
 #include "p2pd-control.h"
 #include "p2pd-daemon.h"
+#include "p2pd-chat.h"
 #include "p2pd-inbox.h"
 #include "p2pd-session.h"
 #include "p2pd-transfer.h"
@@ -294,6 +295,7 @@ p2p_daemon_free(P2pDaemon *d)
 	g_clear_pointer(&d->peers, g_hash_table_destroy);
 	p2p_session_reap_all(d);
 	g_clear_pointer(&d->transfers, g_hash_table_destroy);
+	p2p_chat_free(d);
 	g_clear_pointer(&d->signal, p2p_signal_free);
 	g_clear_pointer(&d->state, p2p_state_close);
 	g_clear_pointer(&d->identity, p2p_identity_free);

@@ -38,6 +38,7 @@ struct _P2pDaemon {
 	GHashTable *peers;      /* id -> P2pPeer */
 	GHashTable *transfers;  /* local id -> P2pTransfer */
 	P2pTransfer *last_found; /* p2p_transfer_find's cache (transfers live as long as d) */
+	GHashTable *chat;       /* peer id -> chat rates and typing (p2pd-chat.c) */
 	GList *closed_sessions; /* closed, waiting to be freed */
 	GMainLoop *loop;
 	gint64 started;         /* monotonic, microseconds */

@@ -213,6 +213,7 @@ channel_ready(P2pChannel *c, const char *peer_fp, gpointer data)
 	JsonObject *hello = json_object_new();
 	JsonArray *caps = json_array_new();
 	json_array_add_string_element(caps, "file");
+	json_array_add_string_element(caps, "chat");
 	json_object_set_int_member(hello, "version", P2P_PEER_VERSION);
 	json_object_set_string_member(hello, "agent", d->cfg->agent);
 	json_object_set_array_member(hello, "caps", caps);
@@ -533,8 +534,13 @@ session_new(P2pDaemon *d, P2pPeer *peer, const char *sid, gboolean controlling, 
 	s->sid = sid ? g_strdup(sid) : g_strdup_printf("%08x%08x", g_random_int(), g_random_int());
 	s->controlling = controlling;
 	s->state = P2P_SESSION_CONNECTING;
+	/* consent freshness (RFC 7675): a selected pair that stops answering (a NAT
+	 * mapping gone, an address gone) fails within about 30 s instead of hanging; the
+	 * session then closes as disconnected, its transfers pause, and the sender calls
+	 * again (a new ICE session through signaling) and resumes them */
 	s->agent = nice_agent_new_full(g_main_context_default(), NICE_COMPATIBILITY_RFC5245,
-	                               NICE_AGENT_OPTION_RELIABLE | NICE_AGENT_OPTION_ICE_TRICKLE);
+	                               NICE_AGENT_OPTION_RELIABLE | NICE_AGENT_OPTION_ICE_TRICKLE |
+	                                   NICE_AGENT_OPTION_CONSENT_FRESHNESS);
 	/* no UPnP: it multicasts to the LAN and opens router ports nobody asked for */
 	g_object_set(s->agent, "controlling-mode", controlling, "ice-tcp", cfg->ice_tcp, "ice-udp",
 	             cfg->ice_udp, "upnp", FALSE, NULL);

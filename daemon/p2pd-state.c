@@ -43,6 +43,17 @@ static const char schema[] =
 	"  started INTEGER NOT NULL, finished INTEGER, expires INTEGER);"
 	"CREATE UNIQUE INDEX IF NOT EXISTS transfers_wire ON transfers (peer, outgoing, xfer);"
 	/* apart, so that updating a transfer's counters does not rewrite its manifest */
+	/* chat messages both ways (p2pd-chat.c); outgoing ones wait here for the peer */
+	"CREATE TABLE IF NOT EXISTS chat ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  peer TEXT NOT NULL,"
+	"  id TEXT NOT NULL,"
+	"  outgoing INTEGER NOT NULL,"
+	"  text TEXT NOT NULL,"
+	"  ts REAL NOT NULL,"
+	"  state TEXT NOT NULL,"
+	"  UNIQUE (peer, outgoing, id));"
+	"CREATE INDEX IF NOT EXISTS chat_pending ON chat (peer, outgoing, state);"
 	"CREATE TABLE IF NOT EXISTS manifests ("
 	"  id TEXT PRIMARY KEY,"
 	"  manifest TEXT NOT NULL);";

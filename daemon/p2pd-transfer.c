@@ -18,6 +18,7 @@
 
 #include "p2p-frame.h"
 #include "p2p-jsonrpc.h"
+#include "p2pd-chat.h"
 #include "p2pd-inbox.h"
 #include "p2pd-journal.h"
 #include "p2pd-session.h"
@@ -988,6 +989,11 @@ p2p_transfers_frame(P2pDaemon *d, P2pSession *s, guint8 type, GBytes *payload)
 		return;
 	}
 	switch (type) {
+	case P2P_FRAME_CHAT:
+	case P2P_FRAME_CHAT_ACK:
+	case P2P_FRAME_TYPING:
+		p2p_chat_frame(d, s, type, o);
+		break;
 	case P2P_FRAME_OFFER:
 		p2p_receive_offer(d, s, o);
 		break;
@@ -1060,9 +1066,12 @@ p2p_transfer_cancel(P2pTransfer *t, const char *reason, GError **error)
 
 /* ---- session and presence events --------------------------------------------------- */
 
+/* Whether anything of ours waits for this peer: transfers, or chat messages. */
 static gboolean
 has_outgoing(P2pDaemon *d, const char *peer)
 {
+	if (p2p_chat_has_queued(d, peer))
+		return TRUE;
 	GHashTableIter it;
 	gpointer v;
 	g_hash_table_iter_init(&it, d->transfers);
@@ -1081,7 +1090,7 @@ connect_peer(P2pDaemon *d, P2pPeer *peer)
 	g_autoptr(GError) error = NULL;
 	if (peer->session || !peer->online || !has_outgoing(d, peer->id))
 		return;
-	g_info("transfers to %s are waiting: connecting", peer->id);
+	g_info("transfers or messages for %s are waiting: connecting", peer->id);
 	if (p2p_session_connect(d, peer, &error) == NULL)
 		g_warning("session %s: %s", peer->id, error->message);
 }
@@ -1128,6 +1137,7 @@ p2p_transfers_session_ready(P2pDaemon *d, P2pSession *s)
 		peer->backoff = 0;
 		g_clear_handle_id(&peer->retry, g_source_remove);
 	}
+	p2p_chat_session_ready(d, s);
 	for (guint i = 0; i < all->len; i++) {
 		P2pTransfer *t = all->pdata[i];
 		if (!t->outgoing || strcmp(t->peer, peer_id) != 0)

@@ -16,7 +16,17 @@ tests_unit_test_p2pctl_rpc_CFLAGS = $(P2PCTL_TEST_CFLAGS)
 tests_unit_test_p2pctl_rpc_LDADD = $(P2PCTL_TEST_LIBS)
 TESTS += tests/unit/test-p2pctl-output tests/unit/test-p2pctl-cli tests/unit/test-p2pctl-rpc
 
+# chat: the line editor, key decoding, escaping of peer text, the screen frame
+check_PROGRAMS += tests/unit/test-p2pctl-chat
+tests_unit_test_p2pctl_chat_SOURCES = tests/unit/test-p2pctl-chat.c
+tests_unit_test_p2pctl_chat_CFLAGS = $(P2PCTL_TEST_CFLAGS)
+tests_unit_test_p2pctl_chat_LDADD = $(P2PCTL_TEST_LIBS)
+TESTS += tests/unit/test-p2pctl-chat
+
 TESTS += tests/integration/p2pctl-unreachable.sh
 EXTRA_DIST += tests/integration/p2pctl-unreachable.sh
 TESTS += tests/integration/p2pctl-docs.sh
 EXTRA_DIST += tests/integration/p2pctl-docs.sh
+# two daemons, two tmux terminals (skips without tmux)
+TESTS += tests/integration/p2pctl-chat.sh
+EXTRA_DIST += tests/integration/p2pctl-chat.sh

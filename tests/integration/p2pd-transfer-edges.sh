@@ -87,3 +87,39 @@ test -z "$(ls -A "$T/bob/inbox/alice/.p2pd-partial" 2>/dev/null)" || fail "stagi
 [ "$(ls "$T/bob/inbox/alice")" = "$(printf 'mid.bin\nnote.txt')" ] ||
 	fail "unexpected files: $(ls -A "$T/bob/inbox/alice")"
 pass "a cancel made while bob was away reached him when he came back"
+
+# 5. a manifest too big for one frame: 3,000 files with long names (over 512 KiB of
+# manifest) go as an OFFER and MANIFEST frames, and arrive whole
+mkdir -p "$T/many"
+python3 - "$T/many" <<'PY'
+import os, sys
+for i in range(3000):
+    d = os.path.join(sys.argv[1], "dir%02d" % (i // 100))
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "%04d-" % i + "n" * 180), "w") as f:
+        f.write(str(i))
+PY
+xsend alice bob "$T/many" >"$T/send.json"
+id=$(jq -r '.result.id // empty' "$T/send.json")
+[ -n "$id" ] || fail "send failed: $(cat "$T/send.json")"
+wait_end 120 alice "$id"
+jq -e '.state == "complete" and .files == 3000 and .dirs == 31' "$T/end.json" >/dev/null ||
+	fail "the big manifest: $(cat "$T/end.json")"
+diff -r "$T/many" "$T/bob/inbox/alice/many" >/dev/null || fail "the 3,000 files differ"
+grep -q "offers many (3000 files" "$T/bob.log" || fail "bob's log does not show the offer"
+pass "a manifest of 3,000 long names (several frames) arrived whole"
+
+# 6. the signaling server restarts in the middle of a transfer: the session with the
+# peer does not need it, the transfer goes on, and both daemons register again
+xsend alice bob "$T/mid.bin" >"$T/send.json"
+id=$(jq -r '.result.id // empty' "$T/send.json")
+wait_jq 30 bob '[.[] | select(.name == "mid.bin" and .state == "transferring" and .bytes > 0)] | length > 0' ||
+	fail "the third mid.bin did not start: $(cat "$T/list.json")"
+stop_signald
+start_signald "$SIG_PORT"
+wait_end 60 alice "$id"
+jq -e '.state == "complete" and .wire_bytes == 16777216' "$T/end.json" >/dev/null ||
+	fail "the transfer did not go on through the signaling restart: $(cat "$T/end.json")"
+wait_for 20 sees alice bob || fail "alice did not register again"
+wait_for 20 sees bob alice || fail "bob did not register again"
+pass "a signaling restart mid-transfer: the transfer went on, both registered again"

@@ -1086,11 +1086,255 @@ test_save_file_names(void)
 	rmdir(dir);
 }
 
+/* ---- chat ---------------------------------------------------------------------- */
+
+#define CHAT_MSG(id, dir, text, state)                                                  \
+	"{\"id\":\"" id "\",\"peer\":\"team.bob\",\"direction\":\"" dir "\",\"text\":\"" text \
+	"\",\"ts\":0,\"state\":\"" state "\"}"
+
+typedef struct {
+	guint sends;
+	guint limited; /* rate-limit answers given so far */
+} ChatFake;
+
+static gboolean
+chat_fake(Fake *f, const char *method, JsonObject *params, gint64 id)
+{
+	ChatFake *cf = f->data;
+
+	if (strcmp(method, P2P_M_DAEMON_INFO) == 0) {
+		fake_result(f, id, "{\"agent\":\"alice\"}");
+	} else if (strcmp(method, P2P_M_CHAT_HISTORY) == 0) {
+		/* what a hostile peer wrote: a clear-screen and a bidi override */
+		fake_result(f, id, "{\"messages\":[" CHAT_MSG("01", "out", "hi", "delivered") ","
+		                   CHAT_MSG("02", "in", "\\u001b[2J\\u202etxt.exe", "received") ","
+		                   CHAT_MSG("03", "out", "later", "queued") "]}");
+	} else if (strcmp(method, P2P_M_CHAT_SEND) == 0) {
+		const char *text = json_object_get_string_member(params, "text");
+		if (strcmp(text, "unknown") == 0) {
+			fake_error(f, id, P2P_RPC_UNKNOWN_PEER, "no peer \\\"nobody\\\"", NULL);
+			return TRUE;
+		}
+		if (strcmp(text, "slow") == 0 && cf->limited < 2) {
+			cf->limited++;
+			fake_error(f, id, P2P_RPC_LIMIT, "more than 20 messages a second to bob", NULL);
+			return TRUE;
+		}
+		cf->sends++;
+		g_autofree char *mid = g_strdup_printf("%016x", cf->sends);
+		g_autofree char *json = g_strdup_printf(
+			"{\"id\":\"%s\",\"peer\":\"team.bob\",\"direction\":\"out\",\"text\":\"x\","
+			"\"ts\":1.5,\"state\":\"queued\"}", mid);
+		/* the event of our own message may come first */
+		fake_notify(f, P2P_E_CHAT_MESSAGE, json);
+		fake_result(f, id, json);
+	} else {
+		g_assert_not_reached();
+	}
+	return TRUE;
+}
+
+static void
+test_chat_send(void)
+{
+	ChatFake cf = { 0 };
+	Fake *f = fake_start(chat_fake, &cf);
+	g_auto(Run) r = { 0 };
+	const char *args[] = { "chat", "--send", "hello \xc3\xa9", "bob", NULL };
+	run(&r, f, args);
+	g_autofree char *calls = fake_stop(f);
+	g_assert_cmpstr(calls, ==, "chat.send {\"peer\":\"bob\",\"text\":\"hello \xc3\xa9\"}");
+	g_assert_cmpint(r.status, ==, 0); /* queued is not a failure */
+	g_assert_cmpstr(r.out, ==, "0000000000000001\n");
+	g_assert_cmpstr(r.err, ==, "");
+
+	ChatFake cf2 = { 0 };
+	f = fake_start(chat_fake, &cf2);
+	g_auto(Run) j = { 0 };
+	const char *jargs[] = { "--json", "chat", "bob", "-m", "hi", NULL };
+	run(&j, f, jargs);
+	g_free(fake_stop(f));
+	g_assert_cmpint(j.status, ==, 0);
+	g_assert_cmpstr(j.out, ==, "{\"id\":\"0000000000000001\",\"peer\":\"team.bob\","
+	                           "\"direction\":\"out\",\"text\":\"x\",\"ts\":1.5,"
+	                           "\"state\":\"queued\"}\n");
+
+	/* the daemon's error and its exit status */
+	ChatFake cf3 = { 0 };
+	f = fake_start(chat_fake, &cf3);
+	g_auto(Run) u = { 0 };
+	const char *uargs[] = { "chat", "--send", "unknown", "nobody", NULL };
+	run(&u, f, uargs);
+	g_free(fake_stop(f));
+	g_assert_cmpint(u.status, ==, P2PCTL_EXIT_PEER);
+	g_assert_cmpstr(u.err, ==, "p2pctl: no peer \"nobody\"\n");
+}
+
+/* Refused before any connection: the socket does not even exist. */
+static void
+test_chat_usage(void)
+{
+	g_autofree char *big = g_strnfill(P2P_CHAT_MAX_TEXT + 1, 'a');
+	g_autofree char *max = g_strnfill(P2P_CHAT_MAX_TEXT, 'a');
+	static const struct {
+		const char *a, *b, *c, *d, *e;
+		const char *err;
+	} cases[] = {
+		{ "chat", "--send", "", "bob", NULL, "p2pctl: the message is empty\n" },
+		{ "chat", "--send", "bad\xff", "bob", NULL,
+		  "p2pctl: the message is not valid UTF-8: \"bad\\xff\"\n" },
+		{ "chat", "--send", "x", "--history", "bob", "p2pctl: --send and --history do not go together\n" },
+		{ "chat", "bob", "5", NULL, NULL,
+		  "p2pctl: unexpected argument \"5\" for \"chat\" (a number only follows --history)\n" },
+		{ "chat", "--history", "bob", "0", NULL,
+		  "p2pctl: --history takes a number of messages from 1 to 1000, not \"0\"\n" },
+		{ "chat", "--history", "bob", "1001", NULL,
+		  "p2pctl: --history takes a number of messages from 1 to 1000, not \"1001\"\n" },
+		{ "chat", NULL, NULL, NULL, NULL, "p2pctl: \"chat\" needs PEER (usage: p2pctl chat PEER [N])\n" },
+	};
+	for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *obuf = NULL, *ebuf = NULL;
+		size_t olen = 0, elen = 0;
+		FILE *out = open_memstream(&obuf, &olen);
+		FILE *err = open_memstream(&ebuf, &elen);
+		const char *argv[] = { "p2pctl", "--socket", "/nonexistent/p2pd.sock", cases[i].a,
+		                       cases[i].b, cases[i].c, cases[i].d, cases[i].e, NULL };
+		int argc = 0;
+		while (argv[argc])
+			argc++;
+		int status = p2pctl_run(argc, (char **)argv, out, err);
+		fclose(out);
+		fclose(err);
+		g_assert_cmpint(status, ==, P2PCTL_EXIT_USAGE);
+		g_assert_cmpstr(ebuf, ==, cases[i].err);
+		free(obuf);
+		free(ebuf);
+	}
+	/* one byte over the limit is refused, the limit itself is not (it fails later:
+	 * no daemon) */
+	const char *over[] = { "p2pctl", "--socket", "/nonexistent/p2pd.sock", "chat", "-m", big,
+	                       "bob", NULL };
+	const char *at[] = { "p2pctl", "--socket", "/nonexistent/p2pd.sock", "chat", "-m", max,
+	                     "bob", NULL };
+	FILE *null = fopen("/dev/null", "w");
+	g_assert_cmpint(p2pctl_run(7, (char **)over, null, null), ==, P2PCTL_EXIT_USAGE);
+	g_assert_cmpint(p2pctl_run(7, (char **)at, null, null), ==, P2PCTL_EXIT_UNREACHABLE);
+	fclose(null);
+}
+
+static void
+test_chat_history(void)
+{
+	ChatFake cf = { 0 };
+	Fake *f = fake_start(chat_fake, &cf);
+	g_auto(Run) r = { 0 };
+	const char *args[] = { "chat", "--history", "bob", "3", NULL };
+	run(&r, f, args);
+	g_autofree char *calls = fake_stop(f);
+	g_assert_cmpstr(calls, ==, "chat.history {\"peer\":\"bob\",\"limit\":3}\ndaemon.info");
+	g_assert_cmpint(r.status, ==, 0);
+	/* the escape sequence and the override arrive as visible text, marks for ours */
+	g_assert_cmpstr(r.out, ==, "--:-- alice: hi \xe2\x9c\x93\n"
+	                           "--:-- team.bob: \\x1b[2J\\u{202E}txt.exe\n"
+	                           "--:-- alice: later \xe2\x80\xa6\n");
+
+	ChatFake cf2 = { 0 };
+	f = fake_start(chat_fake, &cf2);
+	g_auto(Run) j = { 0 };
+	const char *jargs[] = { "--json", "chat", "--history", "bob", NULL };
+	run(&j, f, jargs);
+	g_free(calls);
+	calls = fake_stop(f);
+	g_assert_cmpstr(calls, ==, "chat.history {\"peer\":\"bob\",\"limit\":50}");
+	g_assert_true(g_str_has_prefix(j.out, "{\"messages\":[{\"id\":\"01\""));
+}
+
+/* Not a terminal: one message per line; empty lines skipped, a rate-limited line
+ * retried. */
+static void
+test_chat_stdin_lines(void)
+{
+	int p[2];
+	g_assert_cmpint(pipe(p), ==, 0);
+	const char *input = "one\n\ntwo\r\nslow\nlast without newline";
+	g_assert_cmpint(write(p[1], input, strlen(input)), ==, (ssize_t)strlen(input));
+	close(p[1]);
+	int saved = dup(STDIN_FILENO);
+	g_assert_cmpint(dup2(p[0], STDIN_FILENO), ==, STDIN_FILENO);
+	close(p[0]);
+	clearerr(stdin);
+
+	ChatFake cf = { 0 };
+	Fake *f = fake_start(chat_fake, &cf);
+	g_auto(Run) r = { 0 };
+	const char *args[] = { "chat", "bob", NULL };
+	run(&r, f, args);
+	g_autofree char *calls = fake_stop(f);
+	dup2(saved, STDIN_FILENO);
+	close(saved);
+	clearerr(stdin);
+
+	g_assert_cmpstr(calls, ==,
+	                "chat.send {\"peer\":\"bob\",\"text\":\"one\"}\n"
+	                "chat.send {\"peer\":\"bob\",\"text\":\"two\"}\n"
+	                "chat.send {\"peer\":\"bob\",\"text\":\"slow\"}\n"
+	                "chat.send {\"peer\":\"bob\",\"text\":\"slow\"}\n"
+	                "chat.send {\"peer\":\"bob\",\"text\":\"slow\"}\n"
+	                "chat.send {\"peer\":\"bob\",\"text\":\"last without newline\"}");
+	g_assert_cmpint(r.status, ==, 0);
+	g_assert_cmpstr(r.out, ==, "0000000000000001\n0000000000000002\n0000000000000003\n"
+	                           "0000000000000004\n");
+	g_assert_cmpstr(r.err, ==, "");
+}
+
+/* The chat's poll loop reads events with a timeout of 0: what is on the socket counts,
+ * a line cut in two waits for its end, nothing there is a timeout at once. */
+static void
+test_next_event_now(void)
+{
+	int sv[2];
+	g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), ==, 0);
+	g_autoptr(P2pctlConn) conn = p2pctl_conn_new_from_fd(sv[0], "pair");
+	g_autoptr(GError) error = NULL;
+	char *method = NULL;
+	JsonNode *params = NULL;
+
+	g_assert_false(p2pctl_conn_next_event(conn, 0, &method, &params, &error));
+	g_assert_error(error, P2PCTL_ERROR, P2PCTL_ERROR_TIMEOUT);
+	g_clear_error(&error);
+
+	const char *half = "{\"jsonrpc\":\"2.0\",\"method\":\"chat_typing\",";
+	g_assert_cmpint(write(sv[1], half, strlen(half)), ==, (ssize_t)strlen(half));
+	g_assert_false(p2pctl_conn_next_event(conn, 0, &method, &params, &error));
+	g_assert_error(error, P2PCTL_ERROR, P2PCTL_ERROR_TIMEOUT);
+	g_clear_error(&error);
+
+	const char *rest = "\"params\":{\"peer\":\"bob\"}}\n{\"jsonrpc\":\"2.0\",\"method\":\"x\"}\n";
+	g_assert_cmpint(write(sv[1], rest, strlen(rest)), ==, (ssize_t)strlen(rest));
+	g_assert_true(p2pctl_conn_next_event(conn, 0, &method, &params, &error));
+	g_assert_cmpstr(method, ==, "chat_typing");
+	g_clear_pointer(&method, g_free);
+	g_clear_pointer(&params, json_node_unref);
+	g_assert_true(p2pctl_conn_next_event(conn, 0, &method, &params, &error));
+	g_assert_cmpstr(method, ==, "x");
+	g_clear_pointer(&method, g_free);
+	g_clear_pointer(&params, json_node_unref);
+
+	close(sv[1]);
+	g_assert_false(p2pctl_conn_next_event(conn, 0, &method, &params, &error));
+	g_assert_error(error, P2PCTL_ERROR, P2PCTL_ERROR_DISCONNECTED);
+}
+
 int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/p2pctl/rpc/send-ok", test_send_ok);
+	g_test_add_func("/p2pctl/rpc/chat-send", test_chat_send);
+	g_test_add_func("/p2pctl/rpc/next-event-now", test_next_event_now);
+	g_test_add_func("/p2pctl/rpc/chat-usage", test_chat_usage);
+	g_test_add_func("/p2pctl/rpc/chat-history", test_chat_history);
+	g_test_add_func("/p2pctl/rpc/chat-stdin-lines", test_chat_stdin_lines);
 	g_test_add_func("/p2pctl/rpc/send-relative-path", test_send_relative_path);
 	g_test_add_func("/p2pctl/rpc/send-rejected", test_send_rejected);
 	g_test_add_func("/p2pctl/rpc/send-ambiguous", test_send_ambiguous);
