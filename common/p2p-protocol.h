@@ -85,6 +85,10 @@
 #define P2P_S_PEERS               "peers"        /* {} -> {peers:[{id,fingerprint}]} */
 #define P2P_S_SIGNAL              "signal"       /* {to, kind, ...ICE fields} */
 #define P2P_S_PING                "ping"
+#define P2P_S_ICE_SERVERS         "ice-servers"  /* {} -> {ice_servers} (fresh TURN credentials) */
+/* the member of register's result and ice-servers' result that carries
+ * {stun:["ADDR:PORT"], turn:[{address, username, password}], ttl} (absent: none) */
+#define P2P_S_ICE_SERVERS_MEMBER  "ice_servers"
 /* notifications, server -> client */
 #define P2P_S_N_PRESENCE          "presence"     /* {id, fingerprint, online} */
 #define P2P_S_N_SIGNAL            "signal"       /* {from, fingerprint, kind, ...ICE fields} */

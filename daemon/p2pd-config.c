@@ -55,7 +55,11 @@ static const ConfigKey config_keys[] = {
 	K("peer-subfolders", KEY_BOOL, peer_subfolders, "false", "BOOL", "save each peer's files in SAVE-DIR/PEER", RUNTIME),
 	K("offer-timeout", KEY_UINT, offer_timeout, "86400", "SECONDS", "how long an offer waits for accept/reject before it expires", RUNTIME),
 	K("rate-limit", KEY_SIZE, rate_limit, "0", "SIZE", "bytes per second of outgoing file data (0 = no limit)", RUNTIME),
-	K("stun-server", KEY_STRING, stun_server, NULL, "HOST:PORT", "STUN server", RUNTIME),
+	K("stun-server", KEY_STRING, stun_server, NULL, "HOST:PORT", "STUN server (default: the one p2p-signald hands out)", RUNTIME),
+	K("turn-server", KEY_STRING, turn_server, NULL, "ADDR:PORT", "TURN server, over UDP and TCP (besides the one p2p-signald hands out)", RUNTIME),
+	K("turn-user", KEY_STRING, turn_user, NULL, "NAME", "user name on turn-server", RUNTIME),
+	K("turn-password", KEY_STRING, turn_password, NULL, "SECRET", "password on turn-server (keep it in the config file, not on the command line)", RUNTIME),
+	K("turn-transport", KEY_LIST, turn_transport, "udp,tcp", "udp|tcp", "how TURN servers are reached (repeatable)", RUNTIME),
 	K("ice-tcp", KEY_BOOL, ice_tcp, "true", "BOOL", "gather ICE-TCP candidates", RUNTIME),
 	K("ice-udp", KEY_BOOL, ice_udp, "true", "BOOL", "gather UDP candidates", RUNTIME),
 	K("ice-address", KEY_LIST, ice_address, NULL, "ADDR", "local address for host candidates (repeatable; default: every interface)", RUNTIME),
@@ -291,6 +295,36 @@ validate(P2pConfig *cfg, const char *origin, GError **error)
 		            "%s: stun-server: %s", origin, local->message);
 		return FALSE;
 	}
+	if (cfg->turn_server) {
+		if (!p2p_parse_host_port(cfg->turn_server, &cfg->turn_host, &cfg->turn_port, &local)) {
+			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			            "%s: turn-server: %s", origin, local->message);
+			return FALSE;
+		}
+		/* libnice takes an address, and resolving here would block the daemon */
+		if (!g_hostname_is_ip_address(cfg->turn_host)) {
+			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			            "%s: turn-server: \"%s\" is not an IP address", origin,
+			            cfg->turn_host);
+			return FALSE;
+		}
+		if (cfg->turn_user == NULL || cfg->turn_password == NULL) {
+			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
+			            "%s: turn-server needs turn-user and turn-password", origin);
+			return FALSE;
+		}
+	}
+	for (char **t = cfg->turn_transport; t && *t; t++) {
+		if (strcmp(*t, "udp") == 0) {
+			cfg->turn_udp = TRUE;
+		} else if (strcmp(*t, "tcp") == 0) {
+			cfg->turn_tcp = TRUE;
+		} else {
+			g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+			            "%s: turn-transport: \"%s\" is not udp or tcp", origin, *t);
+			return FALSE;
+		}
+	}
 	if (!cfg->ice_tcp && !cfg->ice_udp) {
 		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
 		            "%s: ice-tcp and ice-udp are both false: no candidates to gather", origin);
@@ -516,6 +550,7 @@ p2p_config_free(P2pConfig *cfg)
 	g_free(cfg->api_key);
 	g_free(cfg->signal_host);
 	g_free(cfg->stun_host);
+	g_free(cfg->turn_host);
 	g_free(cfg);
 }
 

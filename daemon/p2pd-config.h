@@ -30,6 +30,10 @@ typedef struct {
 	guint64 offer_timeout; /* seconds */
 	guint64 rate_limit;   /* bytes per second, 0 = none */
 	char *stun_server;    /* host:port or NULL */
+	char *turn_server;    /* addr:port or NULL: a TURN server of our own */
+	char *turn_user;
+	char *turn_password;
+	char **turn_transport; /* "udp" and/or "tcp": how TURN servers are reached */
 	gboolean ice_tcp;
 	gboolean ice_udp;
 	char **ice_address;  /* local addresses for host candidates; NULL = all */
@@ -41,6 +45,10 @@ typedef struct {
 	guint16 signal_port;
 	char *stun_host;
 	guint16 stun_port;
+	char *turn_host;
+	guint16 turn_port;
+	gboolean turn_udp;
+	gboolean turn_tcp;
 	gboolean allow_any;   /* allow contains "*" */
 	gboolean unknown_ask; /* unknown = ask */
 } P2pConfig;

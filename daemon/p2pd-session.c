@@ -366,6 +366,9 @@ free_idle(gpointer data)
 		p2p_transport_free(s->transport);
 	if (s->agent) {
 		g_signal_handlers_disconnect_by_data(s->agent, s);
+		/* releases TURN allocations now (lifetime 0) rather than leaving them to
+		 * expire on the relay; the task holds the agent until the requests are out */
+		nice_agent_close_async(s->agent, NULL, NULL);
 		nice_agent_remove_stream(s->agent, s->stream);
 		g_object_unref(s->agent);
 	}
@@ -427,6 +430,98 @@ p2p_session_close(P2pSession *s, const char *code, const char *message)
 	session_destroy(s);
 }
 
+/* TURN over UDP, and over TCP for networks that let no UDP out (turn-transport): the
+ * relayed candidate is UDP on the server's side either way. When both allocations
+ * succeed libnice keeps the first and drops the other as redundant. */
+static void
+add_relay(P2pSession *s, const char *host, guint port, const char *user, const char *pass)
+{
+	P2pConfig *cfg = s->d->cfg;
+	gboolean ok = TRUE;
+
+	if (cfg->turn_udp)
+		ok &= nice_agent_set_relay_info(s->agent, s->stream, 1, host, port, user, pass,
+		                                NICE_RELAY_TYPE_TURN_UDP);
+	if (cfg->turn_tcp)
+		ok &= nice_agent_set_relay_info(s->agent, s->stream, 1, host, port, user, pass,
+		                                NICE_RELAY_TYPE_TURN_TCP);
+	if (!ok)
+		g_warning("session %s: cannot use TURN server %s:%u", s->peer_id, host, port);
+	else
+		g_debug("session %s: TURN server %s:%u (%s%s%s) as %s", s->peer_id, host, port,
+		        cfg->turn_udp ? "udp" : "", cfg->turn_udp && cfg->turn_tcp ? ", " : "",
+		        cfg->turn_tcp ? "tcp" : "", user);
+}
+
+typedef struct {
+	const char *address;
+	const char *username;
+	const char *password;
+} TurnFields;
+
+static const P2pField turn_fields[] = {
+	P2P_FIELD(TurnFields, address, "address", P2P_FIELD_STRING, TRUE, 300),
+	P2P_FIELD(TurnFields, username, "username", P2P_FIELD_STRING, TRUE, 513),
+	P2P_FIELD(TurnFields, password, "password", P2P_FIELD_STRING, TRUE, 256),
+	{ NULL },
+};
+
+typedef struct {
+	JsonArray *stun;
+	JsonArray *turn;
+	gint64 ttl;
+} IceServerFields;
+
+static const P2pField ice_server_fields[] = {
+	P2P_FIELD(IceServerFields, stun, "stun", P2P_FIELD_STRV, FALSE, P2P_SESSION_MAX_ICE_SERVERS),
+	P2P_FIELD(IceServerFields, turn, "turn", P2P_FIELD_ARRAY, FALSE, P2P_SESSION_MAX_ICE_SERVERS),
+	P2P_FIELD(IceServerFields, ttl, "ttl", P2P_FIELD_INT, FALSE, 0),
+	{ NULL },
+};
+
+/* STUN and TURN servers: the config's own, then those p2p-signald handed out (with
+ * credentials of this daemon's, renewed by the signaling link). */
+static void
+set_ice_servers(P2pSession *s)
+{
+	P2pConfig *cfg = s->d->cfg;
+	JsonObject *ice = s->d->signal ? p2p_signal_get_ice_servers(s->d->signal) : NULL;
+	IceServerFields f = { 0 };
+	g_autoptr(GError) error = NULL;
+
+	if (cfg->turn_host)
+		add_relay(s, cfg->turn_host, cfg->turn_port, cfg->turn_user, cfg->turn_password);
+	if (ice && !p2p_schema_decode(ice, ice_server_fields, &f, &error)) {
+		g_warning("signaling: ignoring the STUN/TURN servers handed out: %s", error->message);
+		return;
+	}
+	if (cfg->stun_host == NULL && f.stun && json_array_get_length(f.stun) > 0) {
+		g_autofree char *host = NULL;
+		guint16 port = 0;
+		const char *a = json_array_get_string_element(f.stun, 0);
+		if (p2p_parse_host_port(a, &host, &port, NULL) && g_hostname_is_ip_address(host))
+			g_object_set(s->agent, "stun-server", host, "stun-server-port", (guint)port, NULL);
+		else
+			g_warning("signaling: ignoring STUN server \"%s\": not ADDR:PORT", a);
+	}
+	for (guint i = 0; f.turn && i < json_array_get_length(f.turn); i++) {
+		JsonNode *n = json_array_get_element(f.turn, i);
+		TurnFields t = { 0 };
+		g_autofree char *host = NULL;
+		guint16 port = 0;
+		g_clear_error(&error);
+		if (!JSON_NODE_HOLDS_OBJECT(n) ||
+		    !p2p_schema_decode(json_node_get_object(n), turn_fields, &t, &error) ||
+		    !p2p_parse_host_port(t.address, &host, &port, NULL) ||
+		    !g_hostname_is_ip_address(host)) {
+			g_warning("signaling: ignoring TURN server %u handed out: %s", i,
+			          error ? error->message : "not an object with address ADDR:PORT");
+			continue;
+		}
+		add_relay(s, host, port, t.username, t.password);
+	}
+}
+
 static P2pSession *
 session_new(P2pDaemon *d, P2pPeer *peer, const char *sid, gboolean controlling, GError **error)
 {
@@ -467,6 +562,7 @@ session_new(P2pDaemon *d, P2pPeer *peer, const char *sid, gboolean controlling, 
 	}
 	s->stream = nice_agent_add_stream(s->agent, 1);
 	nice_agent_set_stream_name(s->agent, s->stream, "application");
+	set_ice_servers(s);
 	g_signal_connect(s->agent, "new-candidate-full", G_CALLBACK(new_candidate_cb), s);
 	g_signal_connect(s->agent, "candidate-gathering-done", G_CALLBACK(gathering_done_cb), s);
 	g_signal_connect(s->agent, "component-state-changed", G_CALLBACK(component_state_cb), s);

@@ -17,6 +17,8 @@ typedef enum {
 } P2pSessionState;
 
 #define P2P_SESSION_CONNECT_TIMEOUT_S 30
+/* STUN or TURN servers taken from what p2p-signald hands out, at most */
+#define P2P_SESSION_MAX_ICE_SERVERS 4
 
 /* Starts a session to peer as the controlling, TLS-client side. */
 P2pSession *p2p_session_connect(P2pDaemon *d, P2pPeer *peer, GError **error);

@@ -57,6 +57,9 @@ struct _P2pSignal {
 	guint retry_timer;
 	guint ping_timer;
 	guint attempt;
+
+	JsonObject *ice_servers; /* the last STUN/TURN servers the server handed out */
+	guint ice_timer;         /* renews their TURN credentials */
 };
 
 static void signal_connect(P2pSignal *s);
@@ -146,6 +149,8 @@ close_link(P2pSignal *s)
 {
 	g_clear_handle_id(&s->watch, g_source_remove);
 	g_clear_handle_id(&s->ping_timer, g_source_remove);
+	/* the servers last handed out stay: new sessions may use them until they expire */
+	g_clear_handle_id(&s->ice_timer, g_source_remove);
 	if (s->connecting) {
 		g_cancellable_cancel(s->connecting);
 		g_clear_object(&s->connecting);
@@ -273,6 +278,61 @@ ping_cb(gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+JsonObject *
+p2p_signal_get_ice_servers(P2pSignal *s)
+{
+	return s->ice_servers;
+}
+
+static gboolean ice_renew_cb(gpointer data);
+
+/* Keeps the ice_servers member of result (register's or ice-servers'), if any, and
+ * asks for fresh credentials when half their lifetime is gone. */
+static void
+take_ice_servers(P2pSignal *s, JsonNode *result)
+{
+	if (result == NULL || !JSON_NODE_HOLDS_OBJECT(result))
+		return;
+	JsonNode *n = json_object_get_member(json_node_get_object(result),
+	                                     P2P_S_ICE_SERVERS_MEMBER);
+	if (n == NULL || !JSON_NODE_HOLDS_OBJECT(n))
+		return;
+	JsonObject *o = json_node_get_object(n);
+	g_clear_pointer(&s->ice_servers, json_object_unref);
+	s->ice_servers = json_object_ref(o);
+	gint64 ttl = json_object_get_int_member_with_default(o, "ttl", 0);
+	g_clear_handle_id(&s->ice_timer, g_source_remove);
+	if (ttl > 0) {
+		guint renew = (guint)CLAMP(ttl / 2, 30, 7 * 86400);
+		s->ice_timer = g_timeout_add_seconds(renew, ice_renew_cb, s);
+		g_debug("signaling: STUN/TURN servers for %" G_GINT64_FORMAT " s, renewing in %u s",
+		        ttl, renew);
+	}
+}
+
+static void
+ice_servers_reply(P2pSignal *s, JsonNode *result, const GError *error, gpointer user)
+{
+	if (error) {
+		g_info("signaling: cannot renew TURN credentials at %s:%u: %s", s->host, s->port,
+		       error->message);
+		return;
+	}
+	take_ice_servers(s, result);
+}
+
+static gboolean
+ice_renew_cb(gpointer data)
+{
+	P2pSignal *s = data;
+	g_autoptr(GError) error = NULL;
+	s->ice_timer = 0;
+	if (!p2p_signal_request(s, P2P_S_ICE_SERVERS, json_object_new(), ice_servers_reply, NULL,
+	                        &error))
+		g_debug("signaling: cannot renew TURN credentials: %s", error->message);
+	return G_SOURCE_REMOVE;
+}
+
 static void
 register_reply(P2pSignal *s, JsonNode *result, const GError *error, gpointer user)
 {
@@ -294,6 +354,7 @@ register_reply(P2pSignal *s, JsonNode *result, const GError *error, gpointer use
 	}
 	s->state = P2P_SIGNAL_REGISTERED;
 	s->attempt = 0;
+	take_ice_servers(s, result);
 	g_clear_pointer(&s->last_error, g_free);
 	g_info("signaling: registered as %s at %s:%u", s->agent, s->host, s->port);
 	g_clear_handle_id(&s->ping_timer, g_source_remove);
@@ -555,6 +616,7 @@ p2p_signal_free(P2pSignal *s)
 	s->cb = (P2pSignalCallbacks){ 0 };
 	close_link(s);
 	g_clear_handle_id(&s->retry_timer, g_source_remove);
+	g_clear_pointer(&s->ice_servers, json_object_unref);
 	g_hash_table_destroy(s->pending);
 	SSL_CTX_free(s->ctx);
 	g_free(s->host);

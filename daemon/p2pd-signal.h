@@ -45,6 +45,10 @@ const char *p2p_signal_state_name(P2pSignalState st);
 /* The last error seen on the link, or NULL. */
 const char *p2p_signal_last_error(P2pSignal *s);
 
+/* The STUN/TURN servers the signaling server handed out last ({stun, turn, ttl}, see
+ * docs/PROTOCOL.md), borrowed, or NULL; renewed before their credentials expire. */
+JsonObject *p2p_signal_get_ice_servers(P2pSignal *s);
+
 /* Result of a request: NULL error and the result node, or an error. */
 typedef void (*P2pSignalReply)(P2pSignal *s, JsonNode *result, const GError *error,
                                gpointer user);

@@ -12,7 +12,8 @@ libsignald_la_SOURCES = \
 	signald/signald-cert.c signald/signald-cert.h \
 	signald/signald-router.c signald/signald-router.h \
 	signald/signald-session.c signald/signald-session.h \
-	signald/signald-server.c signald/signald-server.h
+	signald/signald-server.c signald/signald-server.h \
+	signald/signald-turn.c signald/signald-turn.h
 libsignald_la_CFLAGS = $(SIGNALD_CFLAGS)
 
 sbin_PROGRAMS += p2p-signald
@@ -21,4 +22,4 @@ p2p_signald_CFLAGS = $(SIGNALD_CFLAGS)
 p2p_signald_LDADD = $(SIGNALD_LIBS)
 
 dist_man_MANS += man/p2p-signald.8
-EXTRA_DIST += etc/signald.conf etc/keys.conf.example
+EXTRA_DIST += etc/signald.conf etc/keys.conf.example etc/turnserver.conf

@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "p2p-protocol.h"
 #include "signald-config.h"
 #include "signald-keys.h"
+#include "signald-turn.h"
 
 #define OPT_S(k, m, arg, help) \
 	{ (k), SIGNALD_OPT_STRING, G_STRUCT_OFFSET(SignaldConfig, m), 0, 0, (arg), (help), NULL }
@@ -20,6 +22,22 @@ check_listen(const char *value, GError **error)
 	g_autofree char *host = NULL;
 	guint16 port = 0;
 	return signald_parse_listen(value, &host, &port, error);
+}
+
+gboolean
+signald_check_ice_server(const char *value, GError **error)
+{
+	g_autofree char *host = NULL;
+	guint16 port = 0;
+	if (!signald_parse_listen(value, &host, &port, error))
+		return FALSE;
+	if (!g_hostname_is_ip_address(host) || port == 0) {
+		g_set_error(error, SIGNALD_ERROR, SIGNALD_ERROR_INVALID,
+		            "\"%s\" is not an IP address and a port (libnice takes no host names)",
+		            value);
+		return FALSE;
+	}
+	return TRUE;
 }
 
 const SignaldOption signald_options[] = {
@@ -35,6 +53,14 @@ const SignaldOption signald_options[] = {
 	OPT_U("max-sessions-per-key", max_sessions_per_key, 1, 1000000, "registered sessions per API key (default 64)"),
 	OPT_U("max-connections", max_connections, 1, 1000000, "open connections in total (default 1024)"),
 	OPT_U("register-timeout", register_timeout, 1, 3600, "seconds a client has to register (default 10)"),
+	{ "stun-server", SIGNALD_OPT_STRING, G_STRUCT_OFFSET(SignaldConfig, stun_server), 0, 0,
+	  "ADDR:PORT", "STUN server handed to the daemons (default: turn-server)",
+	  signald_check_ice_server },
+	{ "turn-server", SIGNALD_OPT_STRING, G_STRUCT_OFFSET(SignaldConfig, turn_server), 0, 0,
+	  "ADDR:PORT", "coturn's address: the daemons get short-lived credentials for it",
+	  signald_check_ice_server },
+	OPT_S("turn-secret-file", turn_secret_file, "PATH", "file holding coturn's static-auth-secret"),
+	OPT_U("turn-ttl", turn_ttl, 60, 7 * 86400, "seconds a TURN credential lasts (default 3600); daemons renew at half"),
 	{ NULL },
 };
 
@@ -53,6 +79,7 @@ signald_config_new(void)
 	cfg->max_sessions_per_key = 64;
 	cfg->max_connections = 1024;
 	cfg->register_timeout = 10;
+	cfg->turn_ttl = 3600;
 	return cfg;
 }
 
@@ -66,6 +93,9 @@ signald_config_free(SignaldConfig *cfg)
 			g_free(G_STRUCT_MEMBER(char *, cfg, o->offset));
 	}
 	g_free(cfg->host);
+	if (cfg->turn_secret)
+		memset(cfg->turn_secret, 0, strlen(cfg->turn_secret));
+	g_free(cfg->turn_secret);
 	g_free(cfg);
 }
 
@@ -207,9 +237,59 @@ signald_parse_listen(const char *text, char **host, guint16 *port, GError **erro
 	return TRUE;
 }
 
+/* The shared secret: a file only its owner may read, one line. */
+static gboolean
+read_turn_secret(SignaldConfig *cfg, GError **error)
+{
+	g_autofree char *data = NULL;
+	g_autoptr(GError) local = NULL;
+	struct stat st;
+
+	if (cfg->turn_secret)
+		memset(cfg->turn_secret, 0, strlen(cfg->turn_secret));
+	g_clear_pointer(&cfg->turn_secret, g_free);
+	if ((cfg->turn_server == NULL) != (cfg->turn_secret_file == NULL)) {
+		g_set_error(error, SIGNALD_ERROR, SIGNALD_ERROR_INVALID,
+		            "turn-server and turn-secret-file go together: %s is set, %s is not",
+		            cfg->turn_server ? "turn-server" : "turn-secret-file",
+		            cfg->turn_server ? "turn-secret-file" : "turn-server");
+		return FALSE;
+	}
+	if (cfg->turn_secret_file == NULL)
+		return TRUE;
+	if (stat(cfg->turn_secret_file, &st) != 0) {
+		g_set_error(error, SIGNALD_ERROR, SIGNALD_ERROR_INVALID,
+		            "turn-secret-file %s: %s", cfg->turn_secret_file, g_strerror(errno));
+		return FALSE;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		g_set_error(error, SIGNALD_ERROR, SIGNALD_ERROR_INVALID,
+		            "turn-secret-file %s: mode %03o lets others read the secret; chmod 600 it",
+		            cfg->turn_secret_file, st.st_mode & 0777);
+		return FALSE;
+	}
+	if (!g_file_get_contents(cfg->turn_secret_file, &data, NULL, &local)) {
+		g_set_error(error, SIGNALD_ERROR, SIGNALD_ERROR_INVALID, "turn-secret-file: %s",
+		            local->message);
+		return FALSE;
+	}
+	g_strstrip(data);
+	if (*data == '\0' || strlen(data) > SIGNALD_TURN_SECRET_MAX || strpbrk(data, " \t\r\n")) {
+		g_set_error(error, SIGNALD_ERROR, SIGNALD_ERROR_INVALID,
+		            "turn-secret-file %s: must hold one secret (1 to %d characters, no "
+		            "blanks) on one line", cfg->turn_secret_file, SIGNALD_TURN_SECRET_MAX);
+		memset(data, 0, strlen(data));
+		return FALSE;
+	}
+	cfg->turn_secret = g_steal_pointer(&data);
+	return TRUE;
+}
+
 gboolean
 signald_config_finish(SignaldConfig *cfg, GError **error)
 {
 	g_clear_pointer(&cfg->host, g_free);
-	return signald_parse_listen(cfg->listen, &cfg->host, &cfg->port, error);
+	if (!signald_parse_listen(cfg->listen, &cfg->host, &cfg->port, error))
+		return FALSE;
+	return read_turn_secret(cfg, error);
 }

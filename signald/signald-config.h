@@ -26,10 +26,16 @@ typedef struct {
 	guint max_sessions_per_key;
 	guint max_connections;
 	guint register_timeout;
+	char *stun_server;      /* HOST:PORT handed to the daemons, or NULL */
+	char *turn_server;      /* HOST:PORT of coturn, or NULL */
+	char *turn_secret_file; /* coturn's static-auth-secret */
+	guint turn_ttl;         /* seconds a TURN credential lasts */
 
 	/* derived from listen */
 	char *host;
 	guint16 port;
+	/* read from turn_secret_file */
+	char *turn_secret;
 } SignaldConfig;
 
 /* One row per setting: the config key, its flag (--key) and its limits. */
@@ -63,6 +69,10 @@ gboolean signald_config_load_data(SignaldConfig *cfg, const char *data, gsize le
                                   const char *origin, GError **error);
 /* Checks what single keys cannot (listen parses) and fills the derived fields. */
 gboolean signald_config_finish(SignaldConfig *cfg, GError **error);
+
+/* A STUN/TURN server address as the daemons take it: an IP address and a port
+ * (libnice takes no host names), "ADDR:PORT" or "[V6]:PORT". */
+gboolean signald_check_ice_server(const char *value, GError **error);
 
 /* "host:port" or "[v6]:port", port 0..65535. */
 gboolean signald_parse_listen(const char *text, char **host, guint16 *port, GError **error);

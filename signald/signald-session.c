@@ -19,6 +19,7 @@
 #include "p2p-jsonrpc.h"
 #include "signald-cert.h"
 #include "signald-session.h"
+#include "signald-turn.h"
 
 #define CLOSE_FLUSH_SECONDS 10 /* longest wait for a closing client to read our last words */
 
@@ -170,6 +171,26 @@ static const P2pField register_fields[] = {
 	{ NULL },
 };
 
+/* The STUN/TURN servers with credentials of this session's own (the TURN id is
+ * KEY.AGENT, so that coturn's log names who relayed), when configured. */
+static void
+add_ice_servers(SignaldSession *s, JsonBuilder *b)
+{
+	g_autoptr(GError) error = NULL;
+	g_autofree char *id = g_strdup_printf("%s.%s", s->peer.key->name, s->peer.agent);
+	JsonNode *ice = signald_turn_ice_servers(s->srv->cfg, id, g_get_real_time() / G_USEC_PER_SEC,
+	                                         &error);
+	if (ice == NULL) {
+		if (error)
+			signald_log("turn %s (%s): %s", s->addr, session_name(s), error->message);
+		return;
+	}
+	json_builder_set_member_name(b, P2P_S_ICE_SERVERS_MEMBER);
+	json_builder_add_value(b, ice);
+}
+
+static const P2pField no_fields[] = { { NULL } };
+
 static gboolean
 m_register(SignaldSession *s, JsonNode *params, JsonNode **result, gboolean *disconnect,
            GError **error)
@@ -249,12 +270,25 @@ m_register(SignaldSession *s, JsonNode *params, JsonNode **result, gboolean *dis
 	json_builder_add_string_value(b, key->name);
 	json_builder_set_member_name(b, "peers");
 	json_builder_add_value(b, signald_router_peers(srv->router, &s->peer));
+	add_ice_servers(s, b);
 	json_builder_end_object(b);
 	*result = json_builder_get_root(b);
 	return TRUE;
 }
 
-static const P2pField no_fields[] = { { NULL } };
+static gboolean
+m_ice_servers(SignaldSession *s, JsonNode *params, JsonNode **result, gboolean *disconnect,
+              GError **error)
+{
+	if (!p2p_schema_decode_params(params, no_fields, NULL, error))
+		return FALSE;
+	g_autoptr(JsonBuilder) b = json_builder_new();
+	json_builder_begin_object(b);
+	add_ice_servers(s, b);
+	json_builder_end_object(b);
+	*result = json_builder_get_root(b);
+	return TRUE;
+}
 
 static gboolean
 m_peers(SignaldSession *s, JsonNode *params, JsonNode **result, gboolean *disconnect,
@@ -328,6 +362,7 @@ static const Method methods[] = {
 	{ P2P_S_PEERS, m_peers, TRUE },
 	{ P2P_S_SIGNAL, m_signal, TRUE },
 	{ P2P_S_PING, m_ping, TRUE },
+	{ P2P_S_ICE_SERVERS, m_ice_servers, TRUE },
 	{ NULL },
 };
 

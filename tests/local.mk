@@ -53,3 +53,4 @@ tests_hostile_peer_CFLAGS = $(P2PD_CFLAGS)
 tests_hostile_peer_LDADD = $(P2PD_LIBS)
 
 include $(srcdir)/tests/p2pd.mk
+include $(srcdir)/tests/netlab/netlab.mk

@@ -617,6 +617,40 @@ test_load_missing_required(Fixture *f, gconstpointer data)
 	assert_error_mentions(r.error, "agent is not set", NULL);
 	load_result_clear(&r);
 }
+/* TURN: an address (libnice takes no names), a user and a password, udp/tcp */
+static void
+test_load_turn(Fixture *f, gconstpointer data)
+{
+	write_conf(f, "turn-server = 203.0.113.7:3478\n"
+	              "turn-user = alice\n"
+	              "turn-password = pw\n");
+	LoadResult r = load(f, NULL);
+	g_assert_no_error(r.error);
+	g_assert_cmpstr(r.cfg->turn_host, ==, "203.0.113.7");
+	g_assert_cmpuint(r.cfg->turn_port, ==, 3478);
+	g_assert_true(r.cfg->turn_udp);
+	g_assert_true(r.cfg->turn_tcp);
+	load_result_clear(&r);
+
+	r = load(f, "--turn-transport", "tcp", NULL);
+	g_assert_no_error(r.error);
+	g_assert_false(r.cfg->turn_udp);
+	g_assert_true(r.cfg->turn_tcp);
+	load_result_clear(&r);
+
+	r = load(f, "--turn-transport", "tls", NULL);
+	assert_error_mentions(r.error, "turn-transport", "\"tls\"");
+	load_result_clear(&r);
+
+	r = load(f, "--turn-server", "turn.example.org:3478", NULL);
+	assert_error_mentions(r.error, "turn-server", "turn.example.org");
+	load_result_clear(&r);
+
+	write_conf(f, "turn-server = 203.0.113.7:3478\n");
+	r = load(f, NULL);
+	assert_error_mentions(r.error, "turn-user", "turn-password");
+	load_result_clear(&r);
+}
 
 int
 main(int argc, char **argv)
@@ -640,6 +674,7 @@ main(int argc, char **argv)
 	ADD("/p2pd/config/load/bad-values", test_load_bad_values);
 	ADD("/p2pd/config/load/api-key-file", test_load_api_key_file);
 	ADD("/p2pd/config/load/missing-required", test_load_missing_required);
+	ADD("/p2pd/config/load/turn", test_load_turn);
 #undef ADD
 	return g_test_run();
 }
