@@ -135,14 +135,29 @@ cand_type(NiceCandidateType t)
 	return "?";
 }
 
+/* How a relayed candidate reaches its TURN server. libnice 0.1.21 does not say, but
+ * its type preference does (the top byte of the priority, the same on the peer's
+ * side): 30 over UDP, 20 over TCP, halved for a UDP candidate on a reliable agent.
+ * The lab's scenarios 4 and 5 check both. */
+static const char *
+relay_transport(const NiceCandidate *c)
+{
+	switch (c->priority >> 24) {
+	case 30: case 15: return " (turn-udp)";
+	case 20: case 10: return " (turn-tcp)";
+	}
+	return "";
+}
+
 static char *
 cand_describe(NiceCandidate *c)
 {
 	char addr[NICE_ADDRESS_STRING_LEN];
 	nice_address_to_string(&c->addr, addr);
 	gboolean v6 = strchr(addr, ':') != NULL;
-	return g_strdup_printf("%s %s%s%s:%u", cand_type(c->type), v6 ? "[" : "", addr,
-	                       v6 ? "]" : "", nice_address_get_port(&c->addr));
+	return g_strdup_printf("%s %s%s%s:%u%s", cand_type(c->type), v6 ? "[" : "", addr,
+	                       v6 ? "]" : "", nice_address_get_port(&c->addr),
+	                       c->type == NICE_CANDIDATE_TYPE_RELAYED ? relay_transport(c) : "");
 }
 
 static void

@@ -14,7 +14,7 @@
  * arrived, so every direction's release times never decrease: one FIFO per
  * direction is the whole timer structure (no reordering, no jitter, by design).
  *
- * One process, one thread, poll(2). Counters go to stderr on SIGUSR1 and at exit.
+ * One process, one thread, ppoll(2). Counters go to stderr on SIGUSR1 and at exit.
  * Options given once apply to both directions; --loss-ab / --loss-ba etc. to one. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -446,13 +446,16 @@ main(int argc, char **argv)
 			if (due && (next == 0 || due < next))
 				next = due;
 		}
-		int timeout = -1;
+		/* ppoll: nanosecond timeouts, so that packets leave when due and not in
+		 * millisecond bursts (125 KB at 1 Gbit/s) */
+		struct timespec ts, *tsp = NULL;
 		if (next) {
-			/* poll has millisecond resolution: round up, and spin no sooner than due */
 			uint64_t wait = next > now ? next - now : 0;
-			timeout = (int)((wait + 999999) / 1000000);
+			ts.tv_sec = (time_t)(wait / 1000000000ull);
+			ts.tv_nsec = (long)(wait % 1000000000ull);
+			tsp = &ts;
 		}
-		int n = poll(pfd, 2, timeout);
+		int n = ppoll(pfd, 2, tsp, NULL);
 		if (n < 0 && errno != EINTR) {
 			fprintf(stderr, "linkem: poll: %s\n", strerror(errno));
 			goto out;

@@ -19,7 +19,7 @@ lab_capture srv eth0
 lab_daemon alice a --ice-tcp false --turn-transport udp
 lab_daemon bob b --ice-tcp false --turn-transport udp
 lab_transfer alice bob 256
-lab_expect_path "udp relay $LAB_SRV:* <-> *" "udp * <-> relay $LAB_SRV:*"
+lab_expect_path "udp relay $LAB_SRV:* (turn-udp) <-> *" "udp * <-> relay $LAB_SRV:* (turn-udp)"
 lab_capture_stop
 lab_assert_no_plaintext "$T/capture.pcap"
 grep -q "team.alice" "$T/turnserver.log" || fail "coturn did not see alice's TURN user"

@@ -19,7 +19,7 @@ lab_capture srv eth0
 lab_daemon alice a
 lab_daemon bob b
 lab_transfer alice bob 256
-lab_expect_path "udp relay $LAB_SRV:* <-> *" "udp * <-> relay $LAB_SRV:*"
+lab_expect_path "udp relay $LAB_SRV:* (turn-tcp) <-> *"
 lab_capture_stop
 lab_assert_no_plaintext "$T/capture.pcap"
 # alice's allocation came over TCP: coturn logged her TCP connection, and her UDP
