@@ -83,7 +83,8 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -su
 	>>"$T/signald.log" 2>&1 || fail "openssl req failed"
 "$SIGNALD" --keys "$T/sig/keys.conf" --add-key team >"$T/team.key" 2>>"$T/signald.log"
 chmod 600 "$T/team.key"
-ina "$SIGNALD" --listen "$A:0" --port-file "$T/sig/port" --certificate "$T/sig/signald.crt" \
+# not through ina: $! must be the server itself (ip netns exec execs it), not a subshell
+ip netns exec "$NA" "$SIGNALD" --listen "$A:0" --port-file "$T/sig/port" --certificate "$T/sig/signald.crt" \
 	--private-key "$T/sig/signald.key" --keys "$T/sig/keys.conf" >>"$T/signald.log" 2>&1 &
 PIDS="$PIDS $!"
 wait_for 10 test -s "$T/sig/port" || fail "p2p-signald did not start"
