@@ -8,7 +8,8 @@ NETLAB_TESTS = \
 	tests/netlab/nat-ei.sh \
 	tests/netlab/nat-udp-blocked.sh \
 	tests/netlab/nat-symmetric.sh \
-	tests/netlab/nat-turn-tcp.sh
+	tests/netlab/nat-turn-tcp.sh \
+	tests/netlab/nat-signald-restart.sh
 TESTS += $(NETLAB_TESTS)
 EXTRA_DIST += $(NETLAB_TESTS) tests/netlab/lab.sh
 
