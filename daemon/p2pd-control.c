@@ -234,6 +234,24 @@ m_peers_list(Client *c, gpointer params, int *pass_fd, JsonNode **data,
 	return p2p_json_node_take_object(o);
 }
 
+/* The peer a caller named (p2p_daemon_resolve_peer); when the name is ambiguous the
+ * candidates go in the error's data. */
+static P2pPeer *
+resolve_peer(Client *c, const char *name, JsonNode **data, GError **error)
+{
+	g_autoptr(GPtrArray) candidates = NULL;
+	P2pPeer *peer = p2p_daemon_resolve_peer(c->ctrl->d, name, &candidates, error);
+	if (peer == NULL && candidates) {
+		JsonObject *o = json_object_new();
+		JsonArray *a = json_array_new();
+		for (guint i = 0; i < candidates->len; i++)
+			json_array_add_string_element(a, candidates->pdata[i]);
+		json_object_set_array_member(o, "candidates", a);
+		*data = p2p_json_node_take_object(o);
+	}
+	return peer;
+}
+
 typedef struct {
 	JsonArray *paths;
 	const char *peer;
@@ -258,7 +276,6 @@ m_transfer_send(Client *c, gpointer params, int *pass_fd, JsonNode **data,
           GError **error)
 {
 	SendParams *p = params;
-	g_autoptr(GPtrArray) candidates = NULL;
 	g_autoptr(GArray) fds = c->recv_fds;
 	guint n = json_array_get_length(p->paths);
 	g_autofree char **paths = g_new0(char *, n + 1);
@@ -271,18 +288,9 @@ m_transfer_send(Client *c, gpointer params, int *pass_fd, JsonNode **data,
 		g_set_error(error, P2P_RPC_ERROR, P2P_RPC_INVALID_PARAMS, "paths is empty");
 		goto fail;
 	}
-	P2pPeer *peer = p2p_daemon_resolve_peer(c->ctrl->d, p->peer, &candidates, error);
-	if (peer == NULL) {
-		if (candidates) {
-			JsonObject *o = json_object_new();
-			JsonArray *a = json_array_new();
-			for (guint i = 0; i < candidates->len; i++)
-				json_array_add_string_element(a, candidates->pdata[i]);
-			json_object_set_array_member(o, "candidates", a);
-			*data = p2p_json_node_take_object(o);
-		}
+	P2pPeer *peer = resolve_peer(c, p->peer, data, error);
+	if (peer == NULL)
 		goto fail;
-	}
 	/* Files are read with the caller's rights, not the daemon's: the caller passes them
 	 * open (p2pctl does), one descriptor per path. Only a caller with the daemon's own
 	 * uid may name paths for the daemon to open, or any group member could send the
@@ -531,28 +539,11 @@ static const P2pField chat_history_fields[] = {
 	{ NULL },
 };
 
-/* The peer of a chat call, resolved like transfer.send's (candidates in data). */
-static P2pPeer *
-chat_peer(Client *c, const char *name, JsonNode **data, GError **error)
-{
-	g_autoptr(GPtrArray) candidates = NULL;
-	P2pPeer *peer = p2p_daemon_resolve_peer(c->ctrl->d, name, &candidates, error);
-	if (peer == NULL && candidates) {
-		JsonObject *o = json_object_new();
-		JsonArray *a = json_array_new();
-		for (guint i = 0; i < candidates->len; i++)
-			json_array_add_string_element(a, candidates->pdata[i]);
-		json_object_set_array_member(o, "candidates", a);
-		*data = p2p_json_node_take_object(o);
-	}
-	return peer;
-}
-
 static JsonNode *
 m_chat_send(Client *c, gpointer params, int *pass_fd, JsonNode **data, GError **error)
 {
 	ChatParams *p = params;
-	P2pPeer *peer = chat_peer(c, p->peer, data, error);
+	P2pPeer *peer = resolve_peer(c, p->peer, data, error);
 	return peer ? p2p_chat_send(c->ctrl->d, peer, p->text, error) : NULL;
 }
 
@@ -560,7 +551,7 @@ static JsonNode *
 m_chat_typing(Client *c, gpointer params, int *pass_fd, JsonNode **data, GError **error)
 {
 	ChatParams *p = params;
-	P2pPeer *peer = chat_peer(c, p->peer, data, error);
+	P2pPeer *peer = resolve_peer(c, p->peer, data, error);
 	if (peer == NULL)
 		return NULL;
 	p2p_chat_typing(c->ctrl->d, peer);
@@ -579,7 +570,7 @@ m_chat_history(Client *c, gpointer params, int *pass_fd, JsonNode **data, GError
 	}
 	/* the history of a peer that is not visible now is still there: exact ids work */
 	P2pPeer *peer = p2p_daemon_lookup_peer(c->ctrl->d, p->peer);
-	if (peer == NULL && (peer = chat_peer(c, p->peer, data, error)) == NULL) {
+	if (peer == NULL && (peer = resolve_peer(c, p->peer, data, error)) == NULL) {
 		if (g_error_matches(*error, P2P_RPC_ERROR, P2P_RPC_UNKNOWN_PEER)) {
 			g_clear_error(error);
 			return p2p_chat_history(c->ctrl->d, p->peer, limit, error);
