@@ -258,6 +258,15 @@ count(P2pManifest *m)
 	}
 }
 
+guint64
+p2p_manifest_bytes_before(const P2pManifest *m, guint i)
+{
+	guint64 n = 0;
+	for (guint k = 0; k < i && k < m->entries->len; k++)
+		n += p2p_manifest_entry(m, k)->size;
+	return n;
+}
+
 static GHashTable *
 index_paths(const P2pManifest *m)
 {

@@ -50,6 +50,9 @@ p2p_manifest_entry(const P2pManifest *m, guint i)
 	return m->entries->pdata[i];
 }
 
+/* Bytes of the files before entry i: where a transfer resuming at entry i stands. */
+guint64 p2p_manifest_bytes_before(const P2pManifest *m, guint i);
+
 /* Who asks for the walk: a caller other than the daemon's own uid only gets entries
  * that the permission bits let that uid read. */
 typedef struct {

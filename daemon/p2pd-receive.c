@@ -343,9 +343,7 @@ start_receiving(P2pTransfer *t)
 	    fstatat(t->staging_fd, p2p_manifest_entry(m, t->cur)->path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    S_ISREG(st.st_mode))
 		t->cur_off = MIN((guint64)st.st_size, p2p_manifest_entry(m, t->cur)->size);
-	t->bytes = t->cur_off;
-	for (guint i = 0; i < t->cur && i < m->entries->len; i++)
-		t->bytes += p2p_manifest_entry(m, i)->size;
+	t->bytes = p2p_manifest_bytes_before(m, t->cur) + t->cur_off;
 	if (t->cur < m->entries->len && !open_target(t, &error)) {
 		g_warning("transfer %s: %s", t->id, error->message);
 		p2p_transfer_fail(t, P2P_FRAME_CANCEL, P2P_REASON_IO, "the receiver cannot write: %s",

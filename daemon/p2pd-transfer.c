@@ -877,9 +877,7 @@ on_accept(P2pTransfer *t, const Answer *a)
 	}
 	t->cur = a->file;
 	t->cur_off = a->offset;
-	t->bytes = a->offset;
-	for (guint i = 0; i < t->cur; i++)
-		t->bytes += p2p_manifest_entry(m, i)->size;
+	t->bytes = p2p_manifest_bytes_before(m, t->cur) + a->offset;
 	t->state = P2P_XFER_TRANSFERRING;
 	t->rate_start = 0;
 	p2p_transfer_clear_reason(t);
