@@ -376,6 +376,10 @@ ssl_write_all(P2pChannel *c, const void *data, gsize len, GError **error)
 static gboolean
 push_out(P2pChannel *c, GError **error)
 {
+	/* a writer that stopped at its high water mark (a corked pump) waits for the
+	 * writable callback; a transport that takes it all at once must still trigger it */
+	if (queued(c) > P2P_CHANNEL_LOW_WATER)
+		c->owe_writable = TRUE;
 	if (!flush_out(c)) {
 		if (c->close_error != NULL)
 			g_set_error_literal(error, c->close_error->domain, c->close_error->code,

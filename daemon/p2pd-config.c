@@ -62,6 +62,7 @@ static const ConfigKey config_keys[] = {
 	K("turn-transport", KEY_LIST, turn_transport, "udp,tcp", "udp|tcp", "how TURN servers are reached (repeatable)", RUNTIME),
 	K("ice-tcp", KEY_BOOL, ice_tcp, "true", "BOOL", "gather ICE-TCP candidates", RUNTIME),
 	K("ice-udp", KEY_BOOL, ice_udp, "true", "BOOL", "gather UDP candidates", RUNTIME),
+	K("udp-transport", KEY_STRING, udp_transport, "datagram", "datagram|pseudotcp", "what carries the channel over UDP pairs: p2pd's datagram transport or libnice's pseudo-TCP", RUNTIME),
 	K("ice-address", KEY_LIST, ice_address, NULL, "ADDR", "local address for host candidates (repeatable; default: every interface)", RUNTIME),
 	K("log-level", KEY_STRING, log_level, "info", "LEVEL", "error, warning, info or debug", RUNTIME),
 };
@@ -328,6 +329,13 @@ validate(P2pConfig *cfg, const char *origin, GError **error)
 	if (!cfg->ice_tcp && !cfg->ice_udp) {
 		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
 		            "%s: ice-tcp and ice-udp are both false: no candidates to gather", origin);
+		return FALSE;
+	}
+	if (g_strcmp0(cfg->udp_transport, "datagram") != 0 &&
+	    g_strcmp0(cfg->udp_transport, "pseudotcp") != 0) {
+		g_set_error(error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+		            "%s: udp-transport: \"%s\" is not datagram or pseudotcp", origin,
+		            cfg->udp_transport ? cfg->udp_transport : "");
 		return FALSE;
 	}
 	const char *levels[] = { "error", "warning", "info", "debug" };

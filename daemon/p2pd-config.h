@@ -36,6 +36,7 @@ typedef struct {
 	char **turn_transport; /* "udp" and/or "tcp": how TURN servers are reached */
 	gboolean ice_tcp;
 	gboolean ice_udp;
+	char *udp_transport;  /* "datagram" (p2pd-transport-dgram.c) or "pseudotcp" */
 	char **ice_address;  /* local addresses for host candidates; NULL = all */
 	char *log_level;
 

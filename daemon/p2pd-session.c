@@ -33,6 +33,7 @@ struct _P2pSession {
 	guint timeout;
 	guint free_timer;
 	gboolean hello_sent;
+	gboolean datagram;       /* p2pd-transport-dgram.c over a non-reliable agent */
 };
 
 static void session_destroy(P2pSession *s);
@@ -553,8 +554,13 @@ session_new(P2pDaemon *d, P2pPeer *peer, const char *sid, gboolean controlling, 
 	 * mapping gone, an address gone) fails within about 30 s instead of hanging; the
 	 * session then closes as disconnected, its transfers pause, and the sender calls
 	 * again (a new ICE session through signaling) and resumes them */
+	/* udp-transport=datagram: a non-reliable agent, whose datagrams carry our own
+	 * transport (libnice's reliable flag is per agent, so ICE-TCP pairs carry it too,
+	 * framed as RFC 4571); pseudotcp: libnice's reliable agent, as before */
+	s->datagram = g_strcmp0(cfg->udp_transport, "pseudotcp") != 0;
 	s->agent = nice_agent_new_full(g_main_context_default(), NICE_COMPATIBILITY_RFC5245,
-	                               NICE_AGENT_OPTION_RELIABLE | NICE_AGENT_OPTION_ICE_TRICKLE |
+	                               (s->datagram ? 0 : NICE_AGENT_OPTION_RELIABLE) |
+	                                   NICE_AGENT_OPTION_ICE_TRICKLE |
 	                                   NICE_AGENT_OPTION_CONSENT_FRESHNESS);
 	/* no UPnP: it multicasts to the LAN and opens router ports nobody asked for */
 	g_object_set(s->agent, "controlling-mode", controlling, "ice-tcp", cfg->ice_tcp, "ice-udp",
@@ -592,7 +598,8 @@ gather(P2pSession *s, GError **error)
 {
 	/* receiving must be attached before the checks start: libnice answers connectivity
 	 * checks on a reliable stream only once someone receives on it */
-	s->transport = p2p_transport_nice_new(s->agent, s->stream, 1);
+	s->transport = s->datagram ? p2p_transport_dgram_new(s->agent, s->stream, 1)
+	                           : p2p_transport_nice_new(s->agent, s->stream, 1);
 	if (!nice_agent_gather_candidates(s->agent, s->stream)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
 		            "cannot gather ICE candidates (no usable local address?)");

@@ -78,4 +78,10 @@ p2p_transport_name(P2pTransport *t)
 typedef struct _NiceAgent NiceAgent;
 P2pTransport *p2p_transport_nice_new(NiceAgent *agent, guint stream_id, guint component_id);
 
+/* p2pd-transport-dgram.c: a reliable byte stream of our own over the datagrams of a
+ * NON-reliable agent (UDP pairs, and ICE-TCP pairs in RFC 4571 framing): selective
+ * acks, BBR-style paced congestion control, windows well past the kernel's socket
+ * buffers (docs/TRANSPORT.md). Same rules and timing as p2p_transport_nice_new. */
+P2pTransport *p2p_transport_dgram_new(NiceAgent *agent, guint stream_id, guint component_id);
+
 G_END_DECLS

@@ -658,12 +658,19 @@ on_state(NiceAgent *agent, guint stream, guint component, guint state, gpointer 
 		s->failed = TRUE;
 }
 
+/* How the two agents run: libnice's reliable agent (ICE-TCP or pseudo-TCP), or a
+ * non-reliable one under p2pd-transport-dgram.c (over UDP, or ICE-TCP's framing). */
+enum { MODE_PSEUDO_TCP, MODE_ICE_TCP, MODE_DGRAM_UDP, MODE_DGRAM_TCP };
+
 static void
-side_init(Side *s, gboolean controlling, gboolean ice_tcp)
+side_init(Side *s, gboolean controlling, int mode)
 {
 	NiceAddress addr;
+	gboolean dgram = mode == MODE_DGRAM_UDP || mode == MODE_DGRAM_TCP;
+	gboolean ice_tcp = mode == MODE_ICE_TCP || mode == MODE_DGRAM_TCP;
 
-	s->agent = nice_agent_new_reliable(NULL, NICE_COMPATIBILITY_RFC5245);
+	s->agent = dgram ? nice_agent_new(NULL, NICE_COMPATIBILITY_RFC5245)
+	                 : nice_agent_new_reliable(NULL, NICE_COMPATIBILITY_RFC5245);
 	g_object_set(s->agent, "ice-tcp", ice_tcp, "ice-udp", TRUE, "controlling-mode",
 	             controlling, NULL);
 	if (g_object_class_find_property(G_OBJECT_GET_CLASS(s->agent), "upnp"))
@@ -674,7 +681,8 @@ side_init(Side *s, gboolean controlling, gboolean ice_tcp)
 	s->stream = nice_agent_add_stream(s->agent, 1);
 	g_assert_cmpuint(s->stream, >, 0);
 	/* before gathering: the transport's attach_recv is what makes libnice answer checks */
-	s->transport = p2p_transport_nice_new(s->agent, s->stream, 1);
+	s->transport = dgram ? p2p_transport_dgram_new(s->agent, s->stream, 1)
+	                     : p2p_transport_nice_new(s->agent, s->stream, 1);
 	g_signal_connect(s->agent, "candidate-gathering-done", G_CALLBACK(on_gathered), s);
 	g_signal_connect(s->agent, "component-state-changed", G_CALLBACK(on_state), s);
 	g_assert_true(nice_agent_gather_candidates(s->agent, s->stream));
@@ -703,7 +711,7 @@ selected_transport(Side *s)
 		return "none";
 	switch (local->transport) {
 	case NICE_CANDIDATE_TRANSPORT_UDP:
-		return "udp (pseudo-TCP)";
+		return "udp";
 	case NICE_CANDIDATE_TRANSPORT_TCP_ACTIVE:
 		return "tcp-active";
 	case NICE_CANDIDATE_TRANSPORT_TCP_PASSIVE:
@@ -716,13 +724,15 @@ selected_transport(Side *s)
 static void
 test_nice(gconstpointer data)
 {
-	gboolean ice_tcp = GPOINTER_TO_INT(data);
+	int mode = GPOINTER_TO_INT(data);
+	gboolean dgram = mode == MODE_DGRAM_UDP || mode == MODE_DGRAM_TCP;
+	gboolean ice_tcp = mode == MODE_ICE_TCP || mode == MODE_DGRAM_TCP;
 	Fixture f;
 	Side a = { 0 }, b = { 0 };
 
 	fixture_init(&f);
-	side_init(&a, TRUE, ice_tcp);
-	side_init(&b, FALSE, ice_tcp);
+	side_init(&a, TRUE, mode);
+	side_init(&b, FALSE, mode);
 	run_until(&a.gathered, "candidate gathering");
 	run_until(&b.gathered, "candidate gathering");
 	side_tell(&a, &b);
@@ -742,12 +752,12 @@ test_nice(gconstpointer data)
 	const char *sel = selected_transport(&a);
 	g_test_message("ice-tcp=%s: selected pair %s", ice_tcp ? "on" : "off", sel);
 	if (!ice_tcp)
-		g_assert_cmpstr(sel, ==, "udp (pseudo-TCP)");
+		g_assert_cmpstr(sel, ==, "udp");
 
 	P2pTransport *ta = a.transport;
 	P2pTransport *tb = b.transport;
-	g_assert_cmpstr(p2p_transport_name(ta), ==, "nice-reliable");
-	g_autofree char *label = g_strdup_printf("nice %s", sel);
+	g_assert_cmpstr(p2p_transport_name(ta), ==, dgram ? "datagram" : "nice-reliable");
+	g_autofree char *label = g_strdup_printf("%s over %s", p2p_transport_name(ta), sel);
 	run_session(&f, ta, tb, label);
 
 	g_object_unref(a.agent);
@@ -781,7 +791,9 @@ main(int argc, char **argv)
 	g_test_add_func("/channel/memory/garbage-peer", test_garbage_peer);
 	g_test_add_func("/channel/memory/tampered", test_tampered);
 	g_test_add_func("/channel/memory/send-errors", test_send_errors);
-	g_test_add_data_func("/channel/nice/ice-tcp", GINT_TO_POINTER(TRUE), test_nice);
-	g_test_add_data_func("/channel/nice/pseudo-tcp", GINT_TO_POINTER(FALSE), test_nice);
+	g_test_add_data_func("/channel/nice/ice-tcp", GINT_TO_POINTER(MODE_ICE_TCP), test_nice);
+	g_test_add_data_func("/channel/nice/pseudo-tcp", GINT_TO_POINTER(MODE_PSEUDO_TCP), test_nice);
+	g_test_add_data_func("/channel/nice/datagram-udp", GINT_TO_POINTER(MODE_DGRAM_UDP), test_nice);
+	g_test_add_data_func("/channel/nice/datagram-ice-tcp", GINT_TO_POINTER(MODE_DGRAM_TCP), test_nice);
 	return g_test_run();
 }
