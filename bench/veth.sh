@@ -74,8 +74,9 @@ SSH="ssh -i $T/userkey -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/nu
 wait_for 10 ina $SSH "root@$B" true || fail "cannot ssh into $NB"
 inb iperf3 -s -B "$B" -D -I "$T/iperf3.pid" >/dev/null 2>&1 || fail "iperf3 -s did not start"
 
-# p2pd: the signaling server in A, alice/bob over ICE-TCP and carol/dave with TCP
-# candidates off (the UDP path, libnice pseudo-TCP), each on its namespace's address
+# p2pd: the signaling server in A, alice/bob over ICE-TCP (libnice's reliable agent on
+# kernel TCP) and carol/dave with TCP candidates off (the UDP path, p2pd's datagram
+# transport), each on its namespace's address
 mkdir -p "$T/sig"
 # a certificate for the server's namespace address (--make-cert covers loopback only)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=bench \
@@ -101,8 +102,8 @@ daemon() { # NS NAME ADDR [FLAGS]
 	PIDS="$PIDS $!"
 	wait_for 10 test -S "$T/$name/ctl.sock" || fail "p2pd $name did not start"
 }
-daemon "$NA" alice "$A"
-daemon "$NB" bob "$B"
+daemon "$NA" alice "$A" --ice-udp false --udp-transport pseudotcp
+daemon "$NB" bob "$B" --ice-udp false --udp-transport pseudotcp
 daemon "$NA" carol "$A" --ice-tcp false
 daemon "$NB" dave "$B" --ice-tcp false
 wait_for 20 sees alice bob && wait_for 20 sees carol dave || fail "the daemons do not see each other"
@@ -150,4 +151,4 @@ for k in iperf3 iperf3w scp rsync p2pd-tcp p2pd-udp; do
 		"$(echo "scale=2; $m / $scp_m" | bc)" "$(echo "scale=2; $m / $ip_m" | bc)"
 done
 echo "(iperf3: BBR, default buffers; iperf3w: BBR, -w 4M; scp and rsync: aes128-gcm;"
-echo " p2pd-tcp: ICE-TCP; p2pd-udp: TCP candidates off, libnice pseudo-TCP over UDP)"
+echo " p2pd-tcp: ICE-TCP; p2pd-udp: TCP candidates off, p2pd's datagram transport over UDP)"

@@ -52,6 +52,7 @@
 #define STARTUP_GAIN     2.885
 #define PROBE_CWND_GAIN  2.0
 #define EARLY_MAX        (256 * 1024)
+#define UNSENT_MIN       (256 * 1024)
 
 typedef struct {
 	guint64 lo, hi; /* packet numbers, inclusive */
@@ -155,6 +156,7 @@ static void dg_close(P2pTransport *t);
 static gint64 pto_us(DgTransport *d);
 static void try_send(DgTransport *d, gint64 now);
 static void rearm(DgTransport *d);
+static gboolean room_again(DgTransport *d);
 
 static inline void
 wr64(guint8 *p, guint64 v)
@@ -203,7 +205,14 @@ notify_cb(gpointer data)
 			t->cb.closed(t, e, t->user);
 		return G_SOURCE_REMOVE;
 	}
-	if (d->rx->len > 0 && t->cb.readable != NULL) {
+	if (d->rx->len > 0 && t->cb.readable == NULL) {
+		/* the peer reached READY first: keep the bytes until the channel reads */
+		d->notify = g_timeout_source_new(10);
+		g_source_set_callback(d->notify, notify_cb, d, NULL);
+		g_source_attach(d->notify, d->context);
+		return G_SOURCE_REMOVE;
+	}
+	if (d->rx->len > 0) {
 		g_autoptr(GByteArray) b = d->rx;
 		d->rx = g_byte_array_sized_new(64 * 1024);
 		t->cb.readable(t, b->data, b->len, t->user);
@@ -212,7 +221,7 @@ notify_cb(gpointer data)
 		/* the reader took bytes: the window opened */
 		try_send(d, g_get_monotonic_time());
 	}
-	if (d->want_writable && d->snd_end - d->snd_una <= SND_MAX / 2) {
+	if (d->want_writable && room_again(d)) {
 		d->want_writable = FALSE;
 		if (t->cb.writable)
 			t->cb.writable(t, t->user);
@@ -275,6 +284,21 @@ cwnd(DgTransport *d)
 	if (d->bbr_state == BBR_STARTUP)
 		w = MAX(w, INIT_CWND);
 	return (gsize)MAX(w, MIN_CWND);
+}
+
+/* Unsent bytes we take from the writer: enough to keep the pacer fed between two
+ * writable callbacks, no more, so that a session that dies loses little more than
+ * what was in flight (the transfer resumes from what the peer made durable). */
+static gsize
+unsent_max(DgTransport *d)
+{
+	return MAX(cwnd(d) / 2, UNSENT_MIN);
+}
+
+static gboolean
+room_again(DgTransport *d)
+{
+	return d->snd_end - d->snd_una <= SND_MAX / 2 && d->snd_end - d->snd_nxt <= unsent_max(d) / 2;
 }
 
 static gboolean
@@ -485,6 +509,8 @@ try_send(DgTransport *d, gint64 now)
 		d->pace_next_us = MAX(d->pace_next_us, now - PACE_BURST_US) +
 		                  (gint64)((len + DATA_HDR) * 1e6 / rate);
 	}
+	if (d->want_writable && room_again(d))
+		schedule_notify(d);
 	rearm(d);
 }
 
@@ -652,8 +678,6 @@ on_ack(DgTransport *d, const guint8 *p, gsize len, gint64 now)
 	bbr_update(d, round_start, now);
 	advance_first_pn(d);
 	try_send(d, now);
-	if (d->want_writable && d->snd_end - d->snd_una <= SND_MAX / 2)
-		schedule_notify(d);
 }
 
 /* ---- receiver ------------------------------------------------------------------ */
@@ -937,11 +961,12 @@ dg_write(P2pTransport *t, const guint8 *data, gsize len, GError **error)
 		return -1;
 	}
 	gsize held = d->snd_end - d->snd_una;
-	if (held >= SND_MAX) {
+	gsize unsent = d->snd_end - d->snd_nxt, umax = unsent_max(d);
+	if (held >= SND_MAX || unsent >= umax) {
 		d->want_writable = TRUE;
 		return 0;
 	}
-	gsize n = MIN(len, SND_MAX - held);
+	gsize n = MIN(len, MIN(SND_MAX - held, umax - unsent));
 	sbuf_reserve(d, held + n);
 	gsize at = d->snd_end & (d->sbuf_cap - 1);
 	gsize run = MIN(n, d->sbuf_cap - at);

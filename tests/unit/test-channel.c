@@ -671,7 +671,8 @@ side_init(Side *s, gboolean controlling, int mode)
 
 	s->agent = dgram ? nice_agent_new(NULL, NICE_COMPATIBILITY_RFC5245)
 	                 : nice_agent_new_reliable(NULL, NICE_COMPATIBILITY_RFC5245);
-	g_object_set(s->agent, "ice-tcp", ice_tcp, "ice-udp", TRUE, "controlling-mode",
+	/* the datagram transport over ICE-TCP: only TCP candidates, else UDP wins */
+	g_object_set(s->agent, "ice-tcp", ice_tcp, "ice-udp", mode != MODE_DGRAM_TCP, "controlling-mode",
 	             controlling, NULL);
 	if (g_object_class_find_property(G_OBJECT_GET_CLASS(s->agent), "upnp"))
 		g_object_set(s->agent, "upnp", FALSE, NULL);
