@@ -6,7 +6,7 @@
 #   LINK=b sh bench/link.sh     (b) 50 ms RTT, 1 Gbit/s, 4 MiB bottleneck queue
 #   LINK=c sh bench/link.sh     (c) the same with 0.5% random loss each way
 #
-# SIZE_MIB=256 ROUNDS=3 by default. One run, interleaved rounds, medians; tmpfs to tmpfs,
+# SIZE_MIB=256 ROUNDS=3 by default; UDP_ONLY=1 runs only p2pd's UDP path (tuning). One run, interleaved rounds, medians; tmpfs to tmpfs,
 # every copy checked with SHA-256. Columns: iperf3 BBR (default buffers and -w 4M),
 # iperf3 CUBIC -w 4M, p2pd over ICE-TCP, p2pd over the UDP path with the datagram
 # transport, and (PSEUDOTCP_MIB > 0) libnice's pseudo-TCP on a smaller file, since it
@@ -99,6 +99,7 @@ daemon() { # NS NAME ADDR [FLAGS]
 		--control-socket "$T/$name/ctl.sock" --ice-address "$addr" "$@" \
 		>>"$T/$name.log" 2>&1 &
 	PIDS="$PIDS $!"
+	eval "pid_$name=$!"
 	wait_for 10 test -S "$T/$name/ctl.sock" || fail "p2pd $name did not start"
 }
 daemon "$NA" alice "$A" --ice-udp false --udp-transport pseudotcp
@@ -134,12 +135,14 @@ iperf() { # FILE ARGS...
 
 uptime >"$T/load"
 for i in $(seq "$ROUNDS"); do
+	if [ -z "$UDP_ONLY" ]; then
 	iperf iperf3 -C bbr
 	iperf iperf3w -C bbr -w 4M
 	iperf cubicw -C cubic -w 4M
 
 	s=$(now); ctl alice send "$SHM/data.bin" bob >/dev/null || fail "p2pd ICE-TCP failed"
 	e=$(now); mbs "$s" "$e" "$SIZE_MIB" >>"$T/p2pd-tcp"; check "$SHM/bob/data.bin" "$sum"
+	fi
 
 	s=$(now); ctl carol send "$SHM/data.bin" dave >/dev/null || fail "p2pd UDP failed"
 	e=$(now); mbs "$s" "$e" "$SIZE_MIB" >>"$T/p2pd-udp"; check "$SHM/dave/data.bin" "$sum"
@@ -150,6 +153,15 @@ for i in $(seq "$ROUNDS"); do
 	fi
 done
 uptime >>"$T/load"
+if [ -n "$UDP_ONLY" ]; then
+	# a tuning run: the UDP path alone, and the CPU time both daemons spent
+	printf 'link (%s) p2pd-udp: %s MB/s\n' "$LINK" "$(tr '\n' ' ' <"$T/p2pd-udp")"
+	cpu() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; }
+	echo "CPU seconds since start: carol (sender) $(cpu "$pid_carol")," \
+		"dave (receiver) $(cpu "$pid_dave"), linkem $(cpu "$LINKEM_PID")"
+	cat "$T/load"
+	exit 0
+fi
 
 ref=$(median <"$T/iperf3w")
 bbr=$(median <"$T/iperf3")

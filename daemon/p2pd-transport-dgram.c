@@ -44,7 +44,8 @@
 #define ACK_DELAY_US     1000
 #define INIT_CWND        (32 * DG_MTU)
 #define MIN_CWND         (4 * DG_MTU)
-#define PACE_BURST_US    2000        /* GLib wakes us with ms granularity */
+#define PACE_BURST_MIN   2000        /* GLib wakes us with ms granularity */
+#define PACE_BURST_MAX   10000
 #define PTO_FIRST_US     (300 * 1000)
 #define IDLE_FAIL_US     (30 * G_USEC_PER_SEC)
 #define MIN_RTT_WIN_US   (10 * G_USEC_PER_SEC)
@@ -506,7 +507,11 @@ try_send(DgTransport *d, gint64 now)
 		d->inflight += len + DATA_HDR;
 		d->last_sent_us = now;
 		double rate = d->pacing_rate > 0 ? d->pacing_rate : 1e12;
-		d->pace_next_us = MAX(d->pace_next_us, now - PACE_BURST_US) +
+		/* a main loop busy elsewhere (reading, hashing, encrypting) must not cost
+		 * rate: catch up on up to a quarter of the min RTT, or the delivery rate
+		 * falls below the pacing rate and the model spirals down */
+		gint64 burst = CLAMP(d->min_rtt / 4, PACE_BURST_MIN, PACE_BURST_MAX);
+		d->pace_next_us = MAX(d->pace_next_us, now - burst) +
 		                  (gint64)((len + DATA_HDR) * 1e6 / rate);
 	}
 	if (d->want_writable && room_again(d))
