@@ -53,7 +53,9 @@
 #define STARTUP_GAIN     2.885
 #define PROBE_CWND_GAIN  2.0
 #define EARLY_MAX        (256 * 1024)
+#define LOSS_THRESH_PERMILLE 20      /* 2% of a round's bytes lost: a queue overflowed */
 #define UNSENT_MIN       (256 * 1024)
+#define SND_WAKE         (1024 * 1024)
 
 typedef struct {
 	guint64 lo, hi; /* packet numbers, inclusive */
@@ -138,6 +140,8 @@ typedef struct {
 	gint64 cycle_us;
 	double pacing_rate;
 	gint64 pace_next_us;
+	guint64 round_lost, round_delivered; /* bytes, this round trip */
+	gsize inflight_hi;     /* 0 = none: the bound a lossy round set (BBRv2's idea) */
 
 	/* receiver */
 	guint64 rcv_nxt;       /* bytes in order received */
@@ -284,6 +288,8 @@ cwnd(DgTransport *d)
 	double w = gain * d->btl_bw * (double)d->min_rtt / G_USEC_PER_SEC + 3 * DG_MTU;
 	if (d->bbr_state == BBR_STARTUP)
 		w = MAX(w, INIT_CWND);
+	if (d->inflight_hi > 0)
+		w = MIN(w, d->inflight_hi);
 	return (gsize)MAX(w, MIN_CWND);
 }
 
@@ -299,7 +305,10 @@ unsent_max(DgTransport *d)
 static gboolean
 room_again(DgTransport *d)
 {
-	return d->snd_end - d->snd_una <= SND_MAX / 2 && d->snd_end - d->snd_nxt <= unsent_max(d) / 2;
+	/* a hole at snd_una holds everything behind it for a round trip or more: wake the
+	 * writer as soon as some room is back, not only once the buffer drained */
+	return d->snd_end - d->snd_una + SND_WAKE <= SND_MAX &&
+	       d->snd_end - d->snd_nxt <= unsent_max(d) / 2;
 }
 
 static gboolean
@@ -412,6 +421,7 @@ lose(DgTransport *d, Sent *s)
 	s->state = SENT_DONE;
 	d->inflight -= s->len + DATA_HDR;
 	d->lost++;
+	d->round_lost += s->len + DATA_HDR;
 	if (!range_acked(d, s->off, s->off + s->len)) {
 		OffRange r = { s->off, s->off + s->len };
 		g_array_append_val(d->rtx, r);
@@ -565,6 +575,25 @@ bbr_update(DgTransport *d, gboolean round_start, gint64 now)
 	double bdp = d->btl_bw * (double)d->min_rtt / G_USEC_PER_SEC;
 	double gain = 1;
 
+	if (round_start) {
+		/* Random loss (a lossy radio, link (c)) is not congestion, but a queue that
+		 * overflows is: a round that lost more than LOSS_THRESH of its bytes bounds
+		 * what may be in flight, and clean rounds raise the bound again by 1/8. */
+		guint64 total = d->round_delivered + d->round_lost;
+		if (total > 16 * DG_MTU && d->round_lost * 1000 > total * LOSS_THRESH_PERMILLE) {
+			gsize cur = d->inflight_hi > 0 ? d->inflight_hi : cwnd(d);
+			d->inflight_hi = MAX((gsize)(cur * 0.85), (gsize)MAX(bdp, MIN_CWND));
+			if (d->bbr_state == BBR_STARTUP) {
+				d->bbr_state = BBR_DRAIN;
+				g_debug("dgram: startup ended by loss at %.1f MB/s", d->btl_bw / 1e6);
+			}
+		} else if (d->inflight_hi > 0) {
+			d->inflight_hi += d->inflight_hi / 8;
+			if (d->inflight_hi > 4 * MAX(bdp, MIN_CWND))
+				d->inflight_hi = 0;
+		}
+		d->round_lost = d->round_delivered = 0;
+	}
 	if (d->bbr_state == BBR_STARTUP && round_start) {
 		if (d->btl_bw >= d->full_bw * 1.25) {
 			d->full_bw = d->btl_bw;
@@ -647,6 +676,7 @@ on_ack(DgTransport *d, const guint8 *p, gsize len, gint64 now)
 			s->state = SENT_DONE;
 			d->inflight -= s->len + DATA_HDR;
 			d->delivered += s->len + DATA_HDR;
+			d->round_delivered += s->len + DATA_HDR;
 			mark_acked(d, s->off, s->off + s->len);
 			if (newest == NULL || pn > newest_pn) {
 				newest = s;
