@@ -6,9 +6,10 @@
 #   LINK=b sh bench/link.sh     (b) 50 ms RTT, 1 Gbit/s, 4 MiB bottleneck queue
 #   LINK=c sh bench/link.sh     (c) the same with 0.5% random loss each way
 #
-# SIZE_MIB=256 ROUNDS=3 by default; UDP_ONLY=1 runs only p2pd's UDP path (tuning). One run, interleaved rounds, medians; tmpfs to tmpfs,
-# every copy checked with SHA-256. Columns: iperf3 BBR (default buffers and -w 4M),
-# iperf3 CUBIC -w 4M, p2pd over ICE-TCP, p2pd over the UDP path with the datagram
+# SIZE_MIB=256 ROUNDS=3 by default; UDP_ONLY=1 runs only p2pd's UDP path and prints
+# the daemons' CPU seconds (tuning). One run, interleaved rounds, medians; tmpfs to
+# tmpfs, every copy checked with SHA-256. Columns: iperf3 BBR (default buffers and
+# -w 4M), iperf3 CUBIC -w 4M (10 s), p2pd over ICE-TCP (kernel TCP), p2pd over the UDP path with the datagram
 # transport, and (PSEUDOTCP_MIB > 0) libnice's pseudo-TCP on a smaller file, since it
 # moves about 1 MB/s here. Not part of make check.
 top_builddir=${top_builddir:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -139,7 +140,7 @@ iperf() { # FILE ARGS...
 
 uptime >"$T/load"
 for i in $(seq "$ROUNDS"); do
-	if [ -z "$UDP_ONLY" ]; then
+	if [ -z "${UDP_ONLY:-}" ]; then
 	iperf iperf3 -C bbr
 	iperf iperf3w -C bbr -w 4M
 	# CUBIC moves about 0.4 MB/s on (c): 10 s of it says as much as 256 MiB
@@ -159,7 +160,7 @@ for i in $(seq "$ROUNDS"); do
 	fi
 done
 uptime >>"$T/load"
-if [ -n "$UDP_ONLY" ]; then
+if [ -n "${UDP_ONLY:-}" ]; then
 	# a tuning run: the UDP path alone, and the CPU time both daemons spent
 	printf 'link (%s) p2pd-udp: %s MB/s\n' "$LINK" "$(tr '\n' ' ' <"$T/p2pd-udp")"
 	cpu() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; }
