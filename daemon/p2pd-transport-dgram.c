@@ -154,11 +154,10 @@ typedef struct {
 	gint64 ack_due_us;     /* 0 = no ack timer */
 
 	/* stats for the log */
-	guint64 lost, sent_pkts, rcvd_pkts, timer_fires;
+	guint64 lost, sent_pkts, rcvd_pkts;
 } DgTransport;
 
 static void dg_close(P2pTransport *t);
-static gint64 pto_us(DgTransport *d);
 static void try_send(DgTransport *d, gint64 now);
 static void rearm(DgTransport *d);
 static gboolean room_again(DgTransport *d);
@@ -914,7 +913,6 @@ timer_cb(gpointer data)
 	DgTransport *d = data;
 	gint64 now = g_get_monotonic_time();
 
-	d->timer_fires++;
 	if (d->ack_due_us && now >= d->ack_due_us)
 		send_ack(d, now);
 	if (d->inflight > 0) {
@@ -1031,16 +1029,6 @@ dg_close(P2pTransport *t)
 	}
 	g_clear_error(&d->fail);
 	g_byte_array_set_size(d->rx, 0);
-	g_debug("dgram: at close: %zu in flight, cwnd %zu, una %" G_GUINT64_FORMAT
-	        " nxt %" G_GUINT64_FORMAT " end %" G_GUINT64_FORMAT " peer max %"
-	        G_GUINT64_FORMAT ", pn %" G_GUINT64_FORMAT "..%" G_GUINT64_FORMAT
-	        ", pace in %" G_GINT64_FORMAT " us, timer in %" G_GINT64_FORMAT " us, rcv %"
-	        G_GUINT64_FORMAT ", ooo %zu",
-	        d->inflight, cwnd(d), d->snd_una, d->snd_nxt, d->snd_end, d->peer_max,
-	        d->first_pn, d->next_pn, d->pace_next_us - g_get_monotonic_time(),
-	        d->timer ? g_source_get_ready_time(d->timer) - g_get_monotonic_time() : -1,
-	        d->rcv_nxt, d->ooo_bytes);
-	g_debug("dgram: timer fired %" G_GUINT64_FORMAT " times; ack due %" G_GINT64_FORMAT ", last sent %" G_GINT64_FORMAT " ago, pto %" G_GINT64_FORMAT, d->timer_fires, d->ack_due_us ? d->ack_due_us - g_get_monotonic_time() : 0, g_get_monotonic_time() - d->last_sent_us, pto_us(d));
 	g_debug("dgram: closed after %" G_GUINT64_FORMAT " packets out (%" G_GUINT64_FORMAT
 	        " lost), %" G_GUINT64_FORMAT " in; %.1f MB/s estimated, min RTT %.1f ms",
 	        d->sent_pkts, d->lost, d->rcvd_pkts, d->btl_bw / 1e6, d->min_rtt / 1e3);
