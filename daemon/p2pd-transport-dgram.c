@@ -44,6 +44,7 @@
 #define ACK_DELAY_US     1000
 #define INIT_CWND        (32 * DG_MTU)
 #define MIN_CWND         (4 * DG_MTU)
+#define CWND_RTT_MIN_US  5000
 #define PACE_BURST_MIN   2000        /* GLib wakes us with ms granularity */
 #define PACE_BURST_MAX   10000
 #define PTO_FIRST_US     (300 * 1000)
@@ -284,7 +285,11 @@ cwnd(DgTransport *d)
 	if (d->btl_bw <= 0 || d->min_rtt <= 0)
 		return INIT_CWND;
 	double gain = d->bbr_state == BBR_PROBE_BW ? PROBE_CWND_GAIN : STARTUP_GAIN;
-	double w = gain * d->btl_bw * (double)d->min_rtt / G_USEC_PER_SEC + 3 * DG_MTU;
+	/* On a LAN the min RTT (~0.1 ms) is far below how late the two main loops read
+	 * and ack (milliseconds while they hash and encrypt): a window of bw x min RTT
+	 * would stall between acks, so the window covers at least CWND_RTT_MIN_US. */
+	gint64 rtt = MAX(d->min_rtt, CWND_RTT_MIN_US);
+	double w = gain * d->btl_bw * (double)rtt / G_USEC_PER_SEC + 3 * DG_MTU;
 	if (d->bbr_state == BBR_STARTUP)
 		w = MAX(w, INIT_CWND);
 	if (d->inflight_hi > 0)
