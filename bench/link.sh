@@ -9,9 +9,9 @@
 # SIZE_MIB=256 ROUNDS=3 by default; UDP_ONLY=1 runs only p2pd's UDP path and prints
 # the daemons' CPU seconds (tuning). One run, interleaved rounds, medians; tmpfs to
 # tmpfs, every copy checked with SHA-256. Columns: iperf3 BBR (default buffers and
-# -w 4M), iperf3 CUBIC -w 4M (10 s), p2pd over ICE-TCP (kernel TCP), p2pd over the UDP path with the datagram
-# transport, and (PSEUDOTCP_MIB > 0) libnice's pseudo-TCP on a smaller file, since it
-# moves about 1 MB/s here. Not part of make check.
+# -w 4M), iperf3 CUBIC -w 4M (10 s), p2pd over ICE-TCP (kernel TCP), p2pd over the
+# UDP path with the datagram transport, and (PSEUDOTCP_MIB > 0) libnice's pseudo-TCP on
+# a smaller file, since it moves about 1 MB/s here. Not part of make check.
 top_builddir=${top_builddir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_srcdir=${top_srcdir:-$top_builddir}
 . "$top_srcdir/tests/lib.sh"
