@@ -52,7 +52,7 @@
 #define MIN_RTT_WIN_US   (10 * G_USEC_PER_SEC)
 #define BW_ROUNDS        10
 #define STARTUP_GAIN     2.885
-#define PROBE_CWND_GAIN  2.0
+#define PROBE_CWND_GAIN  1.5 /* 2 x BDP overflowed a 0.67 x BDP queue (link b) */
 #define EARLY_MAX        (256 * 1024)
 #define LOSS_THRESH_PERMILLE 20      /* 2% of a round's bytes lost: a queue overflowed */
 #define UNSENT_MIN       (256 * 1024)
