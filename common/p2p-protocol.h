@@ -123,7 +123,19 @@ typedef enum {
 	P2P_FRAME_CHAT     = 0x0c, /* JSON {id, text, ts}: a chat message */
 	P2P_FRAME_CHAT_ACK = 0x0d, /* JSON {id}: the message is stored */
 	P2P_FRAME_TYPING   = 0x0e, /* JSON {}: the user is typing */
+	P2P_FRAME_PING     = 0x0f, /* binary, P2P_PING_LEN opaque bytes: answer with PONG */
+	P2P_FRAME_PONG     = 0x10, /* binary, the PING's bytes echoed */
 } P2pFrameType;
+
+/* PING/PONG measure the round trip through the channel and prove the path is alive.
+ * Sent only to a peer whose HELLO caps list P2P_CAP_PING (an older peer would close the
+ * session on an unknown frame type). A side that pings hears from its peer at least
+ * every P2P_PING_INTERVAL_S; nothing at all for P2P_PEER_SILENCE_S means the path died
+ * (libnice's consent freshness usually says so first, after 10 s). */
+#define P2P_CAP_PING              "ping"
+#define P2P_PING_LEN              8
+#define P2P_PING_INTERVAL_S       5
+#define P2P_PEER_SILENCE_S        20
 
 #define P2P_DATA_HEADER           20               /* xfer + file + offset */
 #define P2P_SHA256_LEN            32

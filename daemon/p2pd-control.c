@@ -228,6 +228,10 @@ m_peers_list(Client *c, gpointer params, int *pass_fd, JsonNode **data,
 		                              p->session ? p2p_session_state_name(p->session) : "none");
 		if (p->session && p2p_session_path(p->session))
 			json_object_set_string_member(po, "path", p2p_session_path(p->session));
+		JsonObject *link = p->session ? p2p_session_link_json(p->session) : NULL;
+		if (link)
+			json_object_set_object_member(po, "link", link);
+		json_object_set_int_member(po, "sessions", p->sessions);
 		json_array_add_object_element(a, po);
 	}
 	json_object_set_array_member(o, "peers", a);
@@ -405,7 +409,14 @@ m_transfer_status(Client *c, gpointer params, int *pass_fd, JsonNode **data,
           GError **error)
 {
 	P2pTransfer *t = lookup(c, ((IdParams *)params)->id, error);
-	return t ? p2p_transfer_to_json(t) : NULL;
+	if (t == NULL)
+		return NULL;
+	JsonNode *node = p2p_transfer_to_json(t);
+	/* the path the transfer runs on now (only here: events stay small) */
+	JsonObject *link = t->session ? p2p_session_link_json(t->session) : NULL;
+	if (link)
+		json_object_set_object_member(json_node_get_object(node), "link", link);
+	return node;
 }
 
 static JsonNode *

@@ -28,6 +28,7 @@ typedef struct {
 	P2pDaemon *daemon;
 	guint retry;          /* reconnect timer for transfers waiting for this peer */
 	guint backoff;        /* seconds before the next reconnect */
+	guint sessions;       /* sessions that became ready in this run (a new path each) */
 } P2pPeer;
 
 struct _P2pDaemon {
