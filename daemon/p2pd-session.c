@@ -586,6 +586,12 @@ timeout_cb(gpointer data)
 
 /* ---- lifecycle ---------------------------------------------------------------- */
 
+static void
+agent_closed_cb(GObject *agent, GAsyncResult *result, gpointer stream)
+{
+	nice_agent_remove_stream(NICE_AGENT(agent), GPOINTER_TO_UINT(stream));
+}
+
 static gboolean
 free_idle(gpointer data)
 {
@@ -601,9 +607,13 @@ free_idle(gpointer data)
 	if (s->agent) {
 		g_signal_handlers_disconnect_by_data(s->agent, s);
 		/* releases TURN allocations now (lifetime 0) rather than leaving them to
-		 * expire on the relay; the task holds the agent until the requests are out */
-		nice_agent_close_async(s->agent, NULL, NULL);
-		nice_agent_remove_stream(s->agent, s->stream);
+		 * expire on the relay; the task holds the agent until the requests are out.
+		 * The stream goes only then: removing it at once closes the sockets the
+		 * deallocations still retransmit on (libnice 0.1.21 skips refreshes that
+		 * close_async already owns), and when the relay does not answer (it
+		 * restarted: lab scenario 6b) a retransmission hits the closed socket and
+		 * libnice aborts (udp-bsd.c: assertion sock->priv != NULL). */
+		nice_agent_close_async(s->agent, agent_closed_cb, GUINT_TO_POINTER(s->stream));
 		g_object_unref(s->agent);
 	}
 	g_free(s->peer_id);

@@ -87,7 +87,8 @@ new_session() {
 }
 wait_for 120 new_session || fail "alice found no new path to bob: $(cat "$T/peers-after.json")"
 pass "a new session with bob after $(($(date +%s) - cut_at)) s: $(jq -r '.peers[] | select(.id == "bob") | .path' "$T/peers-after.json")"
-grep -q "nothing heard from bob\|ICE connection failed" "$T/alice.log" ||
+# alice noticed (consent lost, silence) or bob did first and said so through signaling
+grep -q "nothing heard from bob\|ICE connection failed\|bob ended the session" "$T/alice.log" ||
 	fail "alice's log does not say why the old session ended"
 
 wait_end 180 alice "$id" "$T/alice-end.json"

@@ -10,7 +10,8 @@ NETLAB_TESTS = \
 	tests/netlab/nat-symmetric.sh \
 	tests/netlab/nat-turn-tcp.sh \
 	tests/netlab/nat-signald-restart.sh \
-	tests/netlab/nat-flush.sh
+	tests/netlab/nat-flush.sh \
+	tests/netlab/nat-relay-restart.sh
 TESTS += $(NETLAB_TESTS)
 EXTRA_DIST += $(NETLAB_TESTS) tests/netlab/lab.sh
 
