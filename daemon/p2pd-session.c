@@ -14,6 +14,7 @@
 #include "p2p-jsonrpc.h"
 #include "p2p-log.h"
 #include "p2pd-session.h"
+#include "p2pd-testhooks.h"
 #include "p2pd-transfer.h"
 #include "p2pd-transport.h"
 
@@ -221,6 +222,8 @@ send_ping(P2pSession *s)
 
 	for (guint i = 0; i < P2P_PING_LEN; i++)
 		p[i] = now >> (8 * (P2P_PING_LEN - 1 - i));
+	if (p2p_test_hooks && p2p_test_hooks->ping && !p2p_test_hooks->ping(P2P_FRAME_PING))
+		return;
 	p2p_channel_send(s->channel, P2P_FRAME_PING, p, sizeof(p), NULL);
 }
 
@@ -458,7 +461,8 @@ handle_ping(P2pSession *s, guint8 type, GBytes *payload)
 		return FALSE;
 	}
 	if (type == P2P_FRAME_PING) {
-		p2p_channel_send(s->channel, P2P_FRAME_PONG, p, len, NULL);
+		if (!(p2p_test_hooks && p2p_test_hooks->ping && !p2p_test_hooks->ping(P2P_FRAME_PONG)))
+			p2p_channel_send(s->channel, P2P_FRAME_PONG, p, len, NULL);
 		return TRUE;
 	}
 	guint64 sent = 0;

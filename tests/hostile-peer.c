@@ -317,6 +317,13 @@ data_dir_index(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer, guint32 *
 	return TRUE;
 }
 
+/* A peer that lists the "ping" cap and never sends PING or PONG. */
+static gboolean
+ping_never(guint8 type)
+{
+	return FALSE;
+}
+
 static const struct {
 	const char *mode;
 	P2pTestHooks hooks;
@@ -367,6 +374,8 @@ static const struct {
 	{ "m-bad-index", { .data = data_bad_index }, "DATA for entry 1000, never offered" },
 	{ "m-dir-index", { .data = data_dir_index }, "DATA for entry 0, a directory" },
 	{ "m-wrong-hash", { .file_end = end_wrong_hash }, "a wrong SHA-256 in FILE_END of a tree's file" },
+	/* p2pd-silent-peer.sh */
+	{ "mute", { .ping = ping_never }, "list the ping cap, never send PING or PONG" },
 };
 
 int

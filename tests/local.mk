@@ -38,6 +38,7 @@ P2PD_INTEGRATION_TESTS = \
 	tests/integration/p2pd-manual.sh \
 	tests/integration/p2pd-tree-diskfull.sh \
 	tests/integration/p2pd-hostile-manifest.sh \
+	tests/integration/p2pd-silent-peer.sh \
 	tests/integration/p2pd-reload.sh \
 	tests/integration/systemd-units.sh \
 	tests/integration/completion.sh \
