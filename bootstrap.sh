@@ -12,7 +12,7 @@ esac
 
 deps="build-essential autoconf automake libtool pkg-config openssl ca-certificates
       libnice-dev libglib2.0-dev libjson-glib-dev libssl-dev libevent-dev
-      libsystemd-dev libsqlite3-dev sqlite3 python3 jq bc util-linux iproute2 procps
+      libsystemd-dev libsqlite3-dev libyajl-dev sqlite3 python3 jq bc util-linux iproute2 procps
       tmux systemd bash-completion debhelper dpkg-dev nftables conntrack coturn tcpdump"
 missing=
 for p in $deps; do

@@ -1,9 +1,9 @@
 # daemon/: p2pd. The logic lives in libp2pd.la, which p2pd, the unit tests and the
 # fuzzers link; p2pd-main.c only calls p2p_daemon_main() (p2pd-run.c).
 P2PD_CFLAGS = $(AM_CFLAGS) -DG_LOG_DOMAIN=\"p2pd\" $(GLIB_CFLAGS) $(JSONGLIB_CFLAGS) \
-	$(NICE_CFLAGS) $(OPENSSL_CFLAGS) $(SYSTEMD_CFLAGS) $(SQLITE_CFLAGS)
+	$(NICE_CFLAGS) $(OPENSSL_CFLAGS) $(SYSTEMD_CFLAGS) $(SQLITE_CFLAGS) $(YAJL_CFLAGS)
 P2PD_LIBS = libp2pd.la libp2pcommon.la $(GLIB_LIBS) $(JSONGLIB_LIBS) $(NICE_LIBS) \
-	$(OPENSSL_LIBS) $(SYSTEMD_LIBS) $(SQLITE_LIBS)
+	$(OPENSSL_LIBS) $(SYSTEMD_LIBS) $(SQLITE_LIBS) $(YAJL_LIBS)
 
 noinst_LTLIBRARIES += libp2pd.la
 libp2pd_la_SOURCES = \

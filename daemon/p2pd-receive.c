@@ -650,65 +650,81 @@ offer_complete(P2pDaemon *d, P2pSession *s, PendingOffer *po)
 	p2p_journal_insert(t);
 }
 
-typedef struct {
-	guint64 xfer;
-	guint64 count;
-	guint64 bytes;
-	JsonArray *entries;
-} OfferFields;
-
-static const P2pField offer_fields[] = {
-	P2P_FIELD(OfferFields, xfer, "xfer", P2P_FIELD_UINT, TRUE, 0),
-	P2P_FIELD(OfferFields, count, "count", P2P_FIELD_UINT, TRUE, 0),
-	P2P_FIELD(OfferFields, bytes, "bytes", P2P_FIELD_UINT, TRUE, 0),
-	P2P_FIELD(OfferFields, entries, "entries", P2P_FIELD_ARRAY, TRUE, 0),
-	{ NULL },
-};
-static const P2pField manifest_fields[] = {
-	P2P_FIELD(OfferFields, xfer, "xfer", P2P_FIELD_UINT, TRUE, 0),
-	P2P_FIELD(OfferFields, entries, "entries", P2P_FIELD_ARRAY, TRUE, 0),
-	{ NULL },
-};
-
-
-/* Adds entries to po; answers and drops it on a bad entry; completes it at count. */
+/* Adds a frame's entries to po; answers and drops it on too many; completes it at count. */
 static void
-pending_add(P2pDaemon *d, PendingOffer *po, JsonArray *entries)
+pending_add(P2pDaemon *d, PendingOffer *po, P2pManifestFrame *f)
 {
-	g_autoptr(GError) error = NULL;
 	P2pSession *s = po->session;
 
-	if (po->manifest->entries->len + json_array_get_length(entries) > po->count) {
+	if (po->manifest->entries->len + f->entries->len > po->count) {
 		p2p_transfer_send_reason(s, P2P_FRAME_REJECT, po->xfer, 0, P2P_REASON_PROTOCOL,
 		                         "the manifest has more entries than the offer's count");
 		pending_drop(po);
 		return;
 	}
-	if (!p2p_manifest_append_json(po->manifest, entries, FALSE, &error)) {
-		p2p_transfer_send_reason(s, P2P_FRAME_REJECT, po->xfer, 0, P2P_REASON_PROTOCOL,
-		                         error->message);
-		pending_drop(po);
-		return;
-	}
+	p2p_manifest_take(po->manifest, f);
 	if (po->manifest->entries->len == po->count)
 		offer_complete(d, s, po);
 }
 
-void
-p2p_receive_offer(P2pDaemon *d, P2pSession *s, JsonObject *o)
+/* An OFFER (offer TRUE) or MANIFEST frame, decoded; FALSE after telling the peer what was
+ * wrong with it. A bad entry refuses the offer (the peer learns which entry and why); a
+ * frame that is not what the protocol says ends the session. */
+static gboolean
+decode_manifest_frame(P2pSession *s, GBytes *payload, gboolean offer, P2pManifestFrame *f)
 {
-	OfferFields f = { 0 };
 	g_autoptr(GError) error = NULL;
+	const char *name = offer ? "OFFER" : "MANIFEST";
+	gsize len;
+	const char *text = g_bytes_get_data(payload, &len);
+
+	if (len == 0 || !p2p_json_check_depth(text, len, P2P_JSONRPC_MAX_DEPTH, &error)) {
+		p2p_transfer_protocol_error(s, "bad %s: %s", name,
+		                            error ? error->message : "empty payload");
+		return FALSE;
+	}
+	if (!p2p_manifest_frame_decode(text, len, f, &error)) {
+		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA) && f->has_xfer) {
+			/* a bad entry: that offer is refused, the session goes on */
+			PendingOffer *po = offer ? NULL : pending_find(s, f->xfer);
+			p2p_transfer_send_reason(s, P2P_FRAME_REJECT, f->xfer, 0, P2P_REASON_PROTOCOL,
+			                         error->message);
+			if (po)
+				pending_drop(po);
+		} else {
+			p2p_transfer_protocol_error(s, "bad %s: %s", name, error->message);
+		}
+		p2p_manifest_frame_clear(f);
+		return FALSE;
+	}
+	const char *missing = !f->has_xfer               ? "xfer"
+	                      : offer && !f->has_count   ? "count"
+	                      : offer && !f->has_bytes   ? "bytes"
+	                      : !f->has_entries          ? "entries"
+	                                                 : NULL;
+	if (missing) {
+		p2p_transfer_protocol_error(s, "bad %s: missing member \"%s\" (%s)", name, missing,
+		                            strcmp(missing, "entries") == 0 ? "an array"
+		                                                            : "a non-negative integer");
+		p2p_manifest_frame_clear(f);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+void
+p2p_receive_offer(P2pDaemon *d, P2pSession *s, GBytes *payload)
+{
+	P2pManifestFrame f;
 	const char *peer = p2p_session_peer_id(s);
 	guint pending = 0;
 
-	if (!p2p_schema_decode(o, offer_fields, &f, &error)) {
-		p2p_transfer_protocol_error(s, "bad OFFER: %s", error->message);
+	if (!decode_manifest_frame(s, payload, TRUE, &f))
 		return;
-	}
 	P2pTransfer *t = p2p_transfer_find(d, s, FALSE, f.xfer);
 	if ((t && p2p_transfer_is_active(t)) || pending_find(s, f.xfer)) {
 		p2p_transfer_protocol_error(s, "OFFER reuses transfer id %" G_GUINT64_FORMAT, f.xfer);
+		p2p_manifest_frame_clear(&f);
 		return;
 	}
 	for (GList *l = pending_offers; l; l = l->next)
@@ -716,6 +732,7 @@ p2p_receive_offer(P2pDaemon *d, P2pSession *s, JsonObject *o)
 	if (f.count == 0) {
 		p2p_transfer_send_reason(s, P2P_FRAME_REJECT, f.xfer, 0, P2P_REASON_PROTOCOL,
 		                         "an offer needs at least one entry");
+		p2p_manifest_frame_clear(&f);
 		return;
 	}
 	if (f.count > d->cfg->max_files || f.count > P2P_OFFER_MAX_ENTRIES) {
@@ -725,11 +742,13 @@ p2p_receive_offer(P2pDaemon *d, P2pSession *s, JsonObject *o)
 		                                     MIN(d->cfg->max_files, P2P_OFFER_MAX_ENTRIES));
 		g_info("session %s: %s", peer, m);
 		p2p_transfer_send_reason(s, P2P_FRAME_REJECT, f.xfer, 0, P2P_REASON_TOO_MANY_FILES, m);
+		p2p_manifest_frame_clear(&f);
 		return;
 	}
 	if (pending >= MAX_PENDING_OFFERS || count_incoming(d, s) >= MAX_INCOMING_PER_PEER) {
 		p2p_transfer_send_reason(s, P2P_FRAME_REJECT, f.xfer, 0, P2P_REASON_DECLINED,
 		                         "too many transfers from you at once");
+		p2p_manifest_frame_clear(&f);
 		return;
 	}
 	PendingOffer *po = g_new0(PendingOffer, 1);
@@ -739,22 +758,21 @@ p2p_receive_offer(P2pDaemon *d, P2pSession *s, JsonObject *o)
 	po->bytes = f.bytes;
 	po->manifest = p2p_manifest_new();
 	pending_offers = g_list_append(pending_offers, po);
-	pending_add(d, po, f.entries);
+	pending_add(d, po, &f);
+	p2p_manifest_frame_clear(&f);
 }
 
 void
-p2p_receive_manifest(P2pDaemon *d, P2pSession *s, JsonObject *o)
+p2p_receive_manifest(P2pDaemon *d, P2pSession *s, GBytes *payload)
 {
-	OfferFields f = { 0 };
-	g_autoptr(GError) error = NULL;
+	P2pManifestFrame f;
 
-	if (!p2p_schema_decode(o, manifest_fields, &f, &error)) {
-		p2p_transfer_protocol_error(s, "bad MANIFEST: %s", error->message);
+	if (!decode_manifest_frame(s, payload, FALSE, &f))
 		return;
-	}
 	PendingOffer *po = pending_find(s, f.xfer);
 	if (po) /* else an offer refused at its first frame: the rest is dropped */
-		pending_add(d, po, f.entries);
+		pending_add(d, po, &f);
+	p2p_manifest_frame_clear(&f);
 }
 
 /* ---- data, file ends, batches ----------------------------------------------------------- */

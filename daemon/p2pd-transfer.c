@@ -986,6 +986,14 @@ p2p_transfers_frame(P2pDaemon *d, P2pSession *s, guint8 type, GBytes *payload)
 		p2p_receive_file_end(d, s, payload);
 		return;
 	}
+	if (type == P2P_FRAME_OFFER) {
+		p2p_receive_offer(d, s, payload);
+		return;
+	}
+	if (type == P2P_FRAME_MANIFEST) {
+		p2p_receive_manifest(d, s, payload);
+		return;
+	}
 	g_autoptr(JsonObject) o = p2p_frame_parse_json(payload, &error);
 	if (o == NULL) {
 		p2p_transfer_protocol_error(s, "bad frame 0x%02x: %s", type, error->message);
@@ -996,12 +1004,6 @@ p2p_transfers_frame(P2pDaemon *d, P2pSession *s, guint8 type, GBytes *payload)
 	case P2P_FRAME_CHAT_ACK:
 	case P2P_FRAME_TYPING:
 		p2p_chat_frame(d, s, type, o);
-		break;
-	case P2P_FRAME_OFFER:
-		p2p_receive_offer(d, s, o);
-		break;
-	case P2P_FRAME_MANIFEST:
-		p2p_receive_manifest(d, s, o);
 		break;
 	case P2P_FRAME_ACCEPT:
 	case P2P_FRAME_REJECT:
