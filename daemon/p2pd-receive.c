@@ -125,6 +125,10 @@ remove_tree_at(int dir, const char *name)
 void
 p2p_receive_remove_staging(P2pTransfer *t)
 {
+	/* nothing of the writer's may land in it after it is gone */
+	if (t->d->writer)
+		p2p_writer_drain(t->d->writer);
+	g_clear_pointer(&t->wdir, p2p_writer_dir_unref);
 	if (t->staging_fd >= 0) {
 		close(t->staging_fd);
 		t->staging_fd = -1;
@@ -261,6 +265,7 @@ send_ack(P2pTransfer *t, guint upto)
 }
 
 static void finalize(P2pTransfer *t);
+static void writer_failed(P2pTransfer *t, int err, const char *path);
 
 /* Opens the staged copy of entry t->cur for writing from t->cur_off (whatever the copy
  * holds beyond that is cut off), hashing what is already there. */
@@ -300,6 +305,19 @@ open_target(P2pTransfer *t, GError **error)
 	return TRUE;
 }
 
+/* Starts entry t->cur: a new small file is kept in memory until its FILE_END and then
+ * handed to the writer thread; anything else is opened here and written as it comes. */
+static gboolean
+start_file(P2pTransfer *t, GError **error)
+{
+	P2pEntry *e = p2p_manifest_entry(t->manifest, t->cur);
+	if (t->cur_off == 0 && e->size <= P2P_WRITER_MAX_FILE && t->wdir != NULL) {
+		t->small = g_byte_array_sized_new(e->size);
+		return p2p_digest_start(t, -1, 0, error);
+	}
+	return open_target(t, error);
+}
+
 static mode_t
 process_umask(void)
 {
@@ -337,6 +355,11 @@ start_receiving(P2pTransfer *t)
 		return;
 	}
 	p2p_transfer_release_io(t);
+	/* what the writer still holds from before is on disk before the copy is looked at,
+	 * and its late results are told apart by the generation */
+	p2p_writer_drain(t->d->writer);
+	g_clear_pointer(&t->wdir, p2p_writer_dir_unref);
+	t->wdir = p2p_writer_dir_new(t->staging_fd, t->id, ++t->wgen);
 	t->cur = next_file(t, t->upto);
 	t->cur_off = 0;
 	if (t->cur < m->entries->len &&
@@ -835,12 +858,14 @@ p2p_receive_data(P2pDaemon *d, P2pSession *s, GBytes *payload)
 		                  "for entry %u", e->size, file);
 		return;
 	}
-	if (t->fd < 0 && !open_target(t, &error)) {
+	if (t->fd < 0 && t->small == NULL && !start_file(t, &error)) {
 		g_warning("transfer %s: %s", t->id, error->message);
 		write_failed(t, error->code == G_IO_ERROR_NO_SPACE ? ENOSPC : EIO);
 		return;
 	}
-	for (gsize done = 0; done < len;) {
+	if (t->small) /* hashed below, written whole after its FILE_END */
+		g_byte_array_append(t->small, data, len);
+	for (gsize done = 0; t->small == NULL && done < len;) {
 		ssize_t n = pwrite(t->fd, data + done, len - done, (off_t)(t->cur_off + done));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -864,17 +889,44 @@ sync_batch(P2pTransfer *t)
 	g_clear_handle_id(&t->sync_timer, g_source_remove);
 	if (t->pending == 0)
 		return TRUE;
-	if (syncfs(t->staging_fd) != 0) {
-		p2p_transfer_fail(t, P2P_FRAME_CANCEL, P2P_REASON_IO, "the receiver cannot sync: %s",
-		                  g_strerror(errno));
-		return FALSE;
-	}
-	t->upto = t->cur;
+	/* in the writer's queue, after the files it covers; the ACK goes when it has run */
+	p2p_writer_sync(t->d->writer, t->wdir, t->cur, FALSE);
 	t->pending = 0;
 	t->pending_bytes = 0;
-	p2p_journal_update(t);
-	send_ack(t, t->upto);
 	return TRUE;
+}
+
+/* A failure of the writer thread for t (err an errno), or of a write it ran inline. */
+static void
+writer_failed(P2pTransfer *t, int err, const char *path)
+{
+	g_autofree char *shown = g_strescape(path ? path : "", NULL);
+	g_warning("transfer %s: cannot write \"%s\": %s", t->id, shown, g_strerror(err));
+	write_failed(t, err);
+}
+
+void
+p2p_receive_written(const P2pWriterResult *r, gpointer user)
+{
+	P2pDaemon *d = user;
+	P2pTransfer *t = p2p_transfer_lookup(d, r->transfer);
+
+	/* a transfer that ended, or restarted since (its files are looked at again) */
+	if (t == NULL || t->outgoing || t->wgen != r->gen || !p2p_transfer_is_active(t))
+		return;
+	if (r->err != 0) {
+		writer_failed(t, r->err, r->path);
+		return;
+	}
+	if (!r->sync)
+		return;
+	t->upto = MAX(t->upto, r->upto);
+	if (r->last && t->state == P2P_XFER_TRANSFERRING) {
+		finalize(t);
+		return;
+	}
+	p2p_journal_update(t);
+	send_ack(t, t->upto); /* if a session is up: else the next ACCEPT says it */
 }
 
 static gboolean
@@ -987,7 +1039,7 @@ p2p_receive_file_end(P2pDaemon *d, P2pSession *s, GBytes *payload)
 		return;
 	}
 	P2pEntry *e = p2p_manifest_entry(t->manifest, t->cur);
-	if (t->fd < 0 && !open_target(t, &error)) {
+	if (t->fd < 0 && t->small == NULL && !start_file(t, &error)) {
 		g_warning("transfer %s: %s", t->id, error->message);
 		write_failed(t, EIO);
 		return;
@@ -1010,8 +1062,18 @@ p2p_receive_file_end(P2pDaemon *d, P2pSession *s, GBytes *payload)
 		return;
 	}
 	struct timespec ts[2] = { { e->mtime, 0 }, { e->mtime, 0 } };
-	if (((e->mode & process_umask()) && fchmod(t->fd, e->mode) != 0) ||
-	    futimens(t->fd, ts) != 0) {
+	if (t->small) {
+		int err;
+		gsize n = t->small->len;
+		p2p_writer_file(t->d->writer, t->wdir, e->path, g_byte_array_steal(t->small, NULL), n,
+		                e->mode, (e->mode & process_umask()) != 0, e->mtime, &err);
+		g_clear_pointer(&t->small, g_byte_array_unref);
+		if (err != 0) {
+			writer_failed(t, err, e->path);
+			return;
+		}
+	} else if (((e->mode & process_umask()) && fchmod(t->fd, e->mode) != 0) ||
+	           futimens(t->fd, ts) != 0) {
 		p2p_transfer_fail(t, P2P_FRAME_NACK, P2P_REASON_IO, "the receiver cannot set the "
 		                  "mode of \"%s\": %s", e->path, g_strerror(errno));
 		return;
@@ -1026,7 +1088,9 @@ p2p_receive_file_end(P2pDaemon *d, P2pSession *s, GBytes *payload)
 	t->cur = next_file(t, t->cur + 1);
 	t->cur_off = 0;
 	if (t->cur >= t->manifest->entries->len) {
-		finalize(t);
+		/* finalize once the writer has every file on disk */
+		g_clear_handle_id(&t->sync_timer, g_source_remove);
+		p2p_writer_sync(t->d->writer, t->wdir, t->cur, TRUE);
 		return;
 	}
 	if (t->pending_bytes >= BATCH_BYTES || t->pending >= BATCH_FILES)

@@ -137,6 +137,7 @@ p2p_transfer_release_io(P2pTransfer *t)
 	if (t->fd >= 0)
 		close(t->fd);
 	t->fd = -1;
+	g_clear_pointer(&t->small, g_byte_array_unref);
 	g_clear_handle_id(&t->rate_timer, g_source_remove);
 }
 
@@ -175,6 +176,7 @@ p2p_transfer_free(P2pTransfer *t)
 	g_array_unref(t->root_fds);
 	if (t->staging_fd >= 0)
 		close(t->staging_fd);
+	g_clear_pointer(&t->wdir, p2p_writer_dir_unref);
 	g_clear_handle_id(&t->expire_timer, g_source_remove);
 	p2p_manifest_free(t->manifest);
 	g_free(t->id);
