@@ -311,7 +311,7 @@ static gboolean
 start_file(P2pTransfer *t, GError **error)
 {
 	P2pEntry *e = p2p_manifest_entry(t->manifest, t->cur);
-	if (t->cur_off == 0 && e->size <= P2P_WRITER_MAX_FILE && t->wdir != NULL) {
+	if (t->cur_off == 0 && e->size <= P2P_WRITER_MAX_FILE) {
 		t->small = g_byte_array_sized_new(e->size);
 		return p2p_digest_start(t, -1, 0, error);
 	}
@@ -360,6 +360,12 @@ start_receiving(P2pTransfer *t)
 	p2p_writer_drain(t->d->writer);
 	g_clear_pointer(&t->wdir, p2p_writer_dir_unref);
 	t->wdir = p2p_writer_dir_new(t->staging_fd, t->id, ++t->wgen);
+	if (t->wdir == NULL) {
+		g_warning("transfer %s: cannot duplicate a descriptor: %s", t->id, g_strerror(errno));
+		p2p_transfer_fail(t, P2P_FRAME_CANCEL, P2P_REASON_IO,
+		                  "the receiver is out of file descriptors");
+		return;
+	}
 	t->cur = next_file(t, t->upto);
 	t->cur_off = 0;
 	if (t->cur < m->entries->len &&
