@@ -1,0 +1,173 @@
+#!/bin/sh
+# A video call between two daemons, each with a headless Chromium (fake camera and
+# microphone) on its own daemon's call page: both pages reach "connected" and decode
+# video frames, and a hang-up on one side ends the call on the other. Before that, the
+# page server's refusals: no token, a wrong token, a foreign Host (DNS rebinding), a
+# WebSocket from a foreign Origin, and it listens on loopback only.
+#
+# The test runs in a network namespace of its own with only "lo" up, so that neither
+# browser can gather or try any address but loopback (Chromium would otherwise offer
+# every interface of the machine as a host candidate).
+if [ -z "${P2PD_CALL_NETNS:-}" ]; then
+	command -v chromium >/dev/null 2>&1 || { echo "SKIP: chromium is missing"; exit 77; }
+	for tool in unshare ip ss jq python3; do
+		command -v "$tool" >/dev/null 2>&1 || { echo "SKIP: $tool is missing"; exit 77; }
+	done
+	if [ "$(id -u)" = 0 ]; then ns="unshare -n"; else ns="unshare -rn"; fi
+	$ns true 2>/dev/null || { echo "SKIP: cannot create a network namespace ($ns)"; exit 77; }
+	P2PD_CALL_NETNS=1 exec $ns sh -c 'ip link set lo up && exec sh "$0"' "$0"
+fi
+. "$top_srcdir/tests/lib.sh"
+
+start_signald
+start_daemon alice
+start_daemon bob
+wait_for 10 sees alice bob || fail "alice does not see bob"
+
+calls() { rpc "$1" call.list | jq -c '.result.calls'; }
+# call_jq SECS NAME FILTER: until jq -e FILTER holds for NAME's calls; the last list is
+# left in $T/calls.json
+call_jq() {
+	cj_i=0
+	while :; do
+		calls "$2" >"$T/calls.json" 2>/dev/null || true
+		if jq -e "$3" "$T/calls.json" >/dev/null 2>&1; then return 0; fi
+		cj_i=$((cj_i + 1))
+		[ $cj_i -le $(($1 * 5)) ] || return 1
+		sleep 0.2
+	done
+}
+
+# nobody is calling yet: answer and hangup say so
+rpc bob call.answer | jq -e '.error.code == -32005 and (.error.message | test("no call is ringing"))' \
+	>/dev/null || fail "call.answer without a call: $(rpc bob call.answer)"
+ctl bob hangup 2>"$T/err" && fail "p2pctl hangup without a call succeeded"
+grep -q "no call is going on" "$T/err" || fail "p2pctl hangup without a call: $(cat "$T/err")"
+
+rpc alice call.start '{"peer":"bob"}' >"$T/start.json"
+url_a=$(jq -r '.result.url // empty' "$T/start.json")
+call=$(jq -r '.result.call // empty' "$T/start.json")
+[ -n "$url_a" ] && [ -n "$call" ] || fail "call.start: $(cat "$T/start.json")"
+port=$(printf '%s' "$url_a" | sed -n 's|^http://127\.0\.0\.1:\([0-9]*\)/call?id=.*&token=[0-9a-f]\{64\}$|\1|p')
+[ -n "$port" ] || fail "call.start's url is not http://127.0.0.1:PORT/call?id=..&token=HEX: $url_a"
+token=${url_a##*token=}
+call_jq 20 bob ".[0].call == \"$call\" and .[0].state == \"ringing\" and .[0].direction == \"in\"" ||
+	fail "bob's daemon does not show the call ringing: $(cat "$T/calls.json")"
+pass "call.start rings the peer (call $call, page server on port $port)"
+
+# ---- the page server's refusals --------------------------------------------------------
+
+# http STATUS PATH [HEADER...]: a raw HTTP/1.1 GET to alice's page server (Host is ours
+# unless a header replaces it); fails unless the status is STATUS. Body in $T/body.
+http() {
+	python3 - "$port" "$@" >"$T/body" <<'PY' || fail "GET $2: $(cat "$T/body")"
+import socket, sys
+port, want, path, headers = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+hdr = {"Host": "127.0.0.1:" + port}
+for h in headers:
+    k, v = h.split(": ", 1)
+    hdr[k] = v
+req = "GET %s HTTP/1.1\r\n%s\r\n" % (path, "".join("%s: %s\r\n" % kv for kv in hdr.items()))
+s = socket.create_connection(("127.0.0.1", int(port)), timeout=10)
+s.sendall(req.encode())
+data = b""
+while b"\r\n\r\n" not in data:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+head, _, body = data.partition(b"\r\n\r\n")
+length = 0
+for line in head.split(b"\r\n")[1:]:
+    k, _, v = line.partition(b":")
+    if k.strip().lower() == b"content-length":
+        length = int(v)
+while len(body) < length:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    body += chunk
+print((head + b"\r\n\r\n" + body).decode(errors="replace"))
+sys.exit(0 if head.split(b" ")[1].decode() == want else 1)
+PY
+}
+
+http 403 "/call?id=$call"
+grep -q "not valid" "$T/body" || fail "no token: $(cat "$T/body")"
+http 403 "/call?id=$call&token=$(printf '%064d' 0)"
+http 403 "/call?id=$call&token=${token%?}"
+http 403 "/call?id=$call&token=$token" "Host: rebind.example:$port"
+grep -q "Host" "$T/body" || fail "foreign Host: $(cat "$T/body")"
+http 403 "/call?id=$call&token=$token" "Sec-Fetch-Site: cross-site"
+http 403 "/call?id=$call&token=$token" "Origin: http://127.0.0.1:1"
+http 200 "/call?id=$call&token=$token"
+grep -q "Content-Security-Policy: default-src 'none'" "$T/body" || fail "no CSP on the page"
+grep -q '<script src="/call.js"' "$T/body" || fail "not the call page: $(cat "$T/body")"
+pass "GET without the token, with a wrong one, a foreign Host, Origin or site: 403"
+
+# WebSockets: a foreign Origin, none, and a wrong token are refused before any upgrade
+# (the right token is used, and not spent, by the first two)
+ws() { # ws STATUS QUERY ORIGIN
+	http "$1" "/ws?$2" "Upgrade: websocket" "Connection: Upgrade" "Sec-WebSocket-Version: 13" \
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==" ${3:+"Origin: $3"}
+}
+ws 403 "id=$call&token=$token" "http://evil.example"
+grep -q "another origin" "$T/body" || fail "foreign Origin: $(cat "$T/body")"
+ws 403 "id=$call&token=$token" "http://127.0.0.1:$((port + 1))"
+ws 403 "id=$call&token=$token" ""
+ws 403 "id=$call&token=$(printf '%064d' 0)" "http://127.0.0.1:$port"
+pass "WebSocket from a foreign Origin, without Origin, with a wrong token: refused"
+
+ss -ltnpH >"$T/ss" 2>&1
+grep "pid=$PID_alice," "$T/ss" | awk '{print $4}' | grep ":$port\$" | sort >"$T/listen"
+[ "$(cat "$T/listen")" = "$(printf '127.0.0.1:%s\n[::1]:%s' "$port" "$port" | sort)" ] ||
+	fail "alice's p2pd listens on port $port on: $(tr '\n' ' ' <"$T/listen") (only 127.0.0.1:$port and [::1]:$port expected)"
+pass "the page server listens on 127.0.0.1:$port and [::1]:$port only"
+
+# ---- the call, in two browsers ------------------------------------------------------
+
+# browser NAME URL: a headless Chromium with a fake camera and microphone on URL
+browser() {
+	chromium --headless=new --no-sandbox --disable-gpu --no-first-run \
+		--no-default-browser-check --disable-extensions --mute-audio \
+		--use-fake-ui-for-media-stream --use-fake-device-for-media-stream \
+		--allow-loopback-in-peer-connection --autoplay-policy=no-user-gesture-required \
+		--user-data-dir="$T/chrome-$1" "$2" >>"$T/chromium-$1.log" 2>&1 &
+	PIDS="$PIDS $!"
+	eval "CHROME_$1=$!"
+}
+
+browser alice "$url_a"
+call_jq 30 alice ".[0].page == true" || fail "alice's page did not connect: $(cat "$T/calls.json")"
+ctl bob --json answer --no-open "$call" >"$T/answer.json" || fail "p2pctl answer: $(cat "$T/answer.json")"
+url_b=$(jq -r '.url // empty' "$T/answer.json")
+[ -n "$url_b" ] || fail "p2pctl --json answer: no url: $(cat "$T/answer.json")"
+browser bob "$url_b"
+
+media='.[0].state == "active" and .[0].connection == "connected" and .[0].frames_decoded > 0'
+call_jq 90 alice "$media" || fail "alice's page: $(cat "$T/calls.json")"
+call_jq 30 bob "$media" || fail "bob's page: $(cat "$T/calls.json")"
+jq -e '.[0].path == "direct"' "$T/calls.json" >/dev/null || fail "bob's path: $(cat "$T/calls.json")"
+pass "both pages connected (direct) and decode video frames"
+
+# a link is spent once its page is open
+http 403 "/call?id=$call&token=$token"
+pass "the link does not work a second time"
+
+ctl alice hangup "$call" >"$T/hangup" || fail "p2pctl hangup: $(cat "$T/hangup")"
+grep -q "hung up call $call with bob" "$T/hangup" || fail "p2pctl hangup said: $(cat "$T/hangup")"
+call_jq 20 bob '.[0].state == "ended" and .[0].reason == "hangup" and .[0].page == false' ||
+	fail "bob's call did not end: $(cat "$T/calls.json")"
+call_jq 5 alice '.[0].state == "ended" and .[0].page == false' ||
+	fail "alice's call did not end: $(cat "$T/calls.json")"
+pass "a hang-up on alice's side ends the call on bob's, and both pages are closed"
+
+# p2pctl call --no-open prints the link; calls lists both
+ctl alice call --no-open bob >"$T/out" || fail "p2pctl call: $(cat "$T/out")"
+grep -q "^http://127.0.0.1:$port/call?id=" "$T/out" || fail "p2pctl call --no-open: $(cat "$T/out")"
+call_jq 20 bob 'length == 2 and .[1].state == "ringing"' || fail "second call: $(cat "$T/calls.json")"
+ctl bob hangup >/dev/null || fail "bob could not refuse the second call"
+call_jq 20 alice '.[1].state == "ended" and .[1].reason == "hangup"' ||
+	fail "alice's second call did not end: $(cat "$T/calls.json")"
+ctl alice calls | grep -c ended | grep -qx 2 || fail "p2pctl calls: $(ctl alice calls)"
+pass "p2pctl call --no-open, hangup of a ringing call by the callee, p2pctl calls"
