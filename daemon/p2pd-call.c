@@ -209,15 +209,37 @@ page_msg(const char *type)
 	return o;
 }
 
+static gboolean
+unref_idle(gpointer ws)
+{
+	g_object_unref(ws);
+	return G_SOURCE_REMOVE;
+}
+
+/* The connection may be emitting the signal we are in: its last reference goes from
+ * an idle callback, after the close handshake when there is one. */
+static void
+ws_release(SoupWebsocketConnection *ws, gpointer unused)
+{
+	g_signal_handlers_disconnect_by_func(ws, ws_release, NULL);
+	g_idle_add(unref_idle, ws);
+}
+
 static void
 page_close(Call *c, const char *why)
 {
-	if (c->ws == NULL)
+	SoupWebsocketConnection *ws = g_steal_pointer(&c->ws);
+	if (ws == NULL)
 		return;
-	g_signal_handlers_disconnect_by_data(c->ws, c);
-	if (soup_websocket_connection_get_state(c->ws) == SOUP_WEBSOCKET_STATE_OPEN)
-		soup_websocket_connection_close(c->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, why);
-	g_clear_object(&c->ws);
+	g_signal_handlers_disconnect_by_data(ws, c);
+	if (soup_websocket_connection_get_state(ws) == SOUP_WEBSOCKET_STATE_OPEN) {
+		g_signal_connect(ws, "closed", G_CALLBACK(ws_release), NULL);
+		soup_websocket_connection_close(ws, SOUP_WEBSOCKET_CLOSE_NORMAL, why);
+	} else if (soup_websocket_connection_get_state(ws) == SOUP_WEBSOCKET_STATE_CLOSING) {
+		g_signal_connect(ws, "closed", G_CALLBACK(ws_release), NULL);
+	} else {
+		ws_release(ws, NULL);
+	}
 }
 
 /* ---- CALL frames -------------------------------------------------------------------- */
@@ -528,8 +550,10 @@ listen_page_server(P2pCalls *cs, GError **error)
 	soup_server_add_handler(server, NULL, http_cb, cs, NULL);
 	soup_server_add_handler(server, "/ws", ws_check_cb, cs, NULL);
 	soup_server_add_websocket_handler(server, "/ws", NULL, NULL, ws_cb, cs, NULL);
-	/* only loopback, both families on one port */
-	if (!soup_server_listen_local(server, 0, 0, error)) {
+	/* only loopback, both families on one port; IPv4 alone where ::1 is missing */
+	g_autoptr(GError) v6 = NULL;
+	if (!soup_server_listen_local(server, 0, 0, &v6) &&
+	    !soup_server_listen_local(server, 0, SOUP_SERVER_LISTEN_IPV4_ONLY, error)) {
 		g_prefix_error(error, "cannot listen for the call page on loopback: ");
 		g_object_unref(server);
 		return FALSE;
@@ -760,7 +784,7 @@ ws_closed_cb(SoupWebsocketConnection *ws, gpointer data)
 {
 	Call *c = data;
 	g_signal_handlers_disconnect_by_data(ws, c);
-	g_clear_object(&c->ws);
+	ws_release(g_steal_pointer(&c->ws), NULL);
 	/* the page is the call: closing its tab hangs up */
 	call_end(c, P2P_REASON_HANGUP,
 	         c->outgoing ? "the caller closed the call page" : "the callee closed the call page",
