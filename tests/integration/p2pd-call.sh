@@ -21,7 +21,8 @@ fi
 
 start_signald
 start_daemon alice
-start_daemon bob
+# bob's configured STUN server (nothing answers there) must reach its call page
+start_daemon bob --stun-server 127.0.0.1:3478
 wait_for 10 sees alice bob || fail "alice does not see bob"
 
 calls() { rpc "$1" call.list | jq -c '.result.calls'; }
@@ -162,12 +163,112 @@ call_jq 5 alice '.[0].state == "ended" and .[0].page == false' ||
 	fail "alice's call did not end: $(cat "$T/calls.json")"
 pass "a hang-up on alice's side ends the call on bob's, and both pages are closed"
 
+kill "$CHROME_alice" "$CHROME_bob" 2>/dev/null || true
+wait "$CHROME_alice" "$CHROME_bob" 2>/dev/null || true
+
+# a second call, answered; closing bob's browser hangs up on alice's side
+rpc alice call.start '{"peer":"bob"}' >"$T/start.json"
+call2=$(jq -r '.result.call // empty' "$T/start.json")
+browser alice2 "$(jq -r '.result.url' "$T/start.json")"
+call_jq 20 bob ".[-1].call == \"$call2\" and .[-1].state == \"ringing\"" ||
+	fail "the second call does not ring: $(cat "$T/calls.json")"
+url_b=$(rpc bob call.answer "{\"call\":\"$call2\"}" | jq -r '.result.url // empty')
+[ -n "$url_b" ] || fail "call.answer gave no url"
+browser bob2 "$url_b"
+call_jq 90 bob '.[-1].connection == "connected"' || fail "second call: $(cat "$T/calls.json")"
+kill "$CHROME_bob2"
+wait "$CHROME_bob2" 2>/dev/null || true
+call_jq 20 alice '.[-1].state == "ended" and .[-1].reason == "hangup" and (.[-1].message | test("callee closed"))' ||
+	fail "closing bob's page did not end alice's call: $(cat "$T/calls.json")"
+kill "$CHROME_alice2"
+wait "$CHROME_alice2" 2>/dev/null || true
+pass "closing the callee's page hangs up on the caller's side"
+
 # p2pctl call --no-open prints the link; calls lists both
 ctl alice call --no-open bob >"$T/out" || fail "p2pctl call: $(cat "$T/out")"
 grep -q "^http://127.0.0.1:$port/call?id=" "$T/out" || fail "p2pctl call --no-open: $(cat "$T/out")"
-call_jq 20 bob 'length == 2 and .[1].state == "ringing"' || fail "second call: $(cat "$T/calls.json")"
-ctl bob hangup >/dev/null || fail "bob could not refuse the second call"
-call_jq 20 alice '.[1].state == "ended" and .[1].reason == "hangup"' ||
-	fail "alice's second call did not end: $(cat "$T/calls.json")"
-ctl alice calls | grep -c ended | grep -qx 2 || fail "p2pctl calls: $(ctl alice calls)"
+call_jq 20 bob 'length == 3 and .[2].state == "ringing"' || fail "third call: $(cat "$T/calls.json")"
+ctl bob hangup >/dev/null || fail "bob could not refuse the third call"
+call_jq 20 alice '.[2].state == "ended" and .[2].reason == "hangup"' ||
+	fail "alice's third call did not end: $(cat "$T/calls.json")"
+ctl alice calls | grep -c ended | grep -qx 3 || fail "p2pctl calls: $(ctl alice calls)"
 pass "p2pctl call --no-open, hangup of a ringing call by the callee, p2pctl calls"
+
+# a page of our own (a WebSocket client in Python) answers for bob: it gets the hello
+# with the STUN server of bob's configuration, a message with an unknown member is
+# ignored, and its hangup ends the call on alice's side
+rpc alice call.start '{"peer":"bob"}' >"$T/start.json"
+call5=$(jq -r '.result.call // empty' "$T/start.json")
+call_jq 20 bob ".[-1].call == \"$call5\" and .[-1].state == \"ringing\"" ||
+	fail "the fifth call does not ring: $(cat "$T/calls.json")"
+url_b=$(rpc bob call.answer '{}' | jq -r '.result.url // empty')
+port_b=$(printf '%s' "$url_b" | sed -n 's|^http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p')
+python3 - "$port_b" "${url_b#*/call?}" >"$T/page.out" 2>&1 <<'PY' &
+import base64, json, os, socket, struct, sys, time
+port, query = sys.argv[1], sys.argv[2]
+s = socket.create_connection(("127.0.0.1", int(port)), timeout=30)
+key = base64.b64encode(os.urandom(16)).decode()
+s.sendall(("GET /ws?%s HTTP/1.1\r\nHost: 127.0.0.1:%s\r\nOrigin: http://127.0.0.1:%s\r\n"
+           "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+           "Sec-WebSocket-Key: %s\r\n\r\n" % (query, port, port, key)).encode())
+buf = b""
+while b"\r\n\r\n" not in buf:
+    buf += s.recv(4096)
+head, _, buf = buf.partition(b"\r\n\r\n")
+print(head.split(b"\r\n")[0].decode(), flush=True)
+def recv_exact(n):
+    global buf
+    while len(buf) < n:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise EOFError
+        buf += chunk
+    out, buf = buf[:n], buf[n:]
+    return out
+def recv_msg():
+    b0, b1 = recv_exact(2)
+    n = b1 & 0x7f
+    if n == 126: n = struct.unpack(">H", recv_exact(2))[0]
+    elif n == 127: n = struct.unpack(">Q", recv_exact(8))[0]
+    return b0 & 0x0f, recv_exact(n)
+def send_text(obj):
+    data = json.dumps(obj).encode()
+    mask = os.urandom(4)
+    hdr = bytes([0x81]) + (bytes([0x80 | len(data)]) if len(data) < 126 else
+                           bytes([0x80 | 126]) + struct.pack(">H", len(data)))
+    s.sendall(hdr + mask + bytes(c ^ mask[i % 4] for i, c in enumerate(data)))
+op, data = recv_msg()
+print(data.decode(), flush=True)
+send_text({"type": "stats", "connection": "connecting", "bogus": 1})
+send_text({"type": "stats", "connection": "connecting", "path": "", "frames_decoded": 0})
+time.sleep(float(os.environ.get("HOLD", "2")))
+send_text({"type": "hangup"})
+while True:
+    op, data = recv_msg()
+    print(op, data.decode(errors="replace"), flush=True)
+    if op == 8:
+        break
+PY
+PAGE=$!
+PIDS="$PIDS $PAGE"
+call_jq 20 alice ".[-1].call == \"$call5\" and .[-1].state == \"active\"" ||
+	fail "opening bob's page did not answer: $(cat "$T/calls.json") $(cat "$T/page.out")"
+call_jq 20 bob '.[-1].connection == "connecting"' || fail "bob's page stats: $(cat "$T/calls.json")"
+wait "$PAGE" || fail "the page: $(cat "$T/page.out")"
+sed -n 1p "$T/page.out" | grep -q "^HTTP/1.1 101" || fail "no upgrade: $(cat "$T/page.out")"
+sed -n 2p "$T/page.out" | jq -e --arg c "$call5" '.type == "hello" and .call == $c and .role == "callee"
+	and .peer == "alice" and .accepted == false
+	and (.ice_servers | any(.urls[0] == "stun:127.0.0.1:3478"))' >/dev/null ||
+	fail "hello: $(sed -n 2p "$T/page.out")"
+grep -q '"type":"ended".*"reason":"hangup"' "$T/page.out" || fail "the page was not told: $(cat "$T/page.out")"
+call_jq 20 alice '.[-1].state == "ended" and .[-1].reason == "hangup" and (.[-1].message | test("callee hung up"))' ||
+	fail "the page's hangup did not end alice's call: $(cat "$T/calls.json")"
+pass "a page's hello carries the STUN server of its p2pd; its hangup ends the call on the other side"
+
+# a ringing call ends when the session to the peer is lost
+ctl alice --json call --no-open bob >"$T/out" || fail "p2pctl call: $(cat "$T/out")"
+call_jq 20 bob '.[-1].state == "ringing"' || fail "the last call: $(cat "$T/calls.json")"
+stop_daemon bob
+call_jq 60 alice '.[-1].state == "ended" and .[-1].reason == "disconnected"' ||
+	fail "alice's call did not end with bob's daemon: $(cat "$T/calls.json")"
+pass "a call ends when the session to the peer is lost"
