@@ -16,7 +16,19 @@ member(JsonNode *n, const char *name)
 	return json_object_get_string_member_with_default(json_node_get_object(n), name, NULL);
 }
 
-/* Opens url in the default browser when xdg-open is there and --no-open was not given;
+/* xdg-open, when there is a graphical session for it to open a browser in: on a text
+ * console it would start a text browser, which has no WebRTC. */
+static char *
+find_opener(void)
+{
+	const char *x = g_getenv("DISPLAY");
+	const char *w = g_getenv("WAYLAND_DISPLAY");
+	if ((x == NULL || *x == '\0') && (w == NULL || *w == '\0'))
+		return NULL;
+	return g_find_program_in_path("xdg-open");
+}
+
+/* Opens url in the default browser when xdg-open can and --no-open was not given;
  * otherwise the user opens it. The link holds a one-time token: it goes to stdout,
  * never into a log. */
 static void
@@ -26,7 +38,7 @@ open_page(P2pctlContext *ctx, const char *what, JsonNode *result)
 	const char *id = member(result, "call");
 	g_autofree char *eid = p2pctl_escape(id ? id : "?");
 	g_autofree char *peer = p2pctl_escape(member(result, "peer") ? member(result, "peer") : "?");
-	g_autofree char *xdg = p2pctl_opt(ctx, "no-open") ? NULL : g_find_program_in_path("xdg-open");
+	g_autofree char *xdg = p2pctl_opt(ctx, "no-open") ? NULL : find_opener();
 	g_autoptr(GError) error = NULL;
 
 	if (url && xdg) {

@@ -194,6 +194,24 @@ call_jq 20 alice '.[2].state == "ended" and .[2].reason == "hangup"' ||
 ctl alice calls | grep -c ended | grep -qx 3 || fail "p2pctl calls: $(ctl alice calls)"
 pass "p2pctl call --no-open, hangup of a ringing call by the callee, p2pctl calls"
 
+# with a graphical session, p2pctl call hands the link to xdg-open; without one, it
+# prints it even when xdg-open is there
+mkdir -p "$T/bin"
+printf '#!/bin/sh\nprintf "%%s\\n" "$@" >"%s/opened"\n' "$T" >"$T/bin/xdg-open"
+chmod +x "$T/bin/xdg-open"
+PATH="$T/bin:$PATH" DISPLAY=:9 ctl alice call bob >"$T/out" || fail "p2pctl call: $(cat "$T/out")"
+grep -q "the call page opens in your browser" "$T/out" || fail "p2pctl call: $(cat "$T/out")"
+wait_for 10 test -s "$T/opened" || fail "xdg-open was not run"
+grep -q "^http://127.0.0.1:$port/call?id=[0-9a-f]*&token=[0-9a-f]*$" "$T/opened" ||
+	fail "xdg-open got: $(cat "$T/opened")"
+ctl alice hangup >/dev/null || fail "p2pctl hangup of the xdg-open call"
+rm -f "$T/opened"
+PATH="$T/bin:$PATH" DISPLAY= WAYLAND_DISPLAY= ctl alice call bob >"$T/out" || fail "p2pctl call: $(cat "$T/out")"
+grep -q "^http://127.0.0.1:$port/call?id=" "$T/out" && [ ! -e "$T/opened" ] ||
+	fail "without a display: $(cat "$T/out")"
+ctl alice hangup >/dev/null || fail "p2pctl hangup of the printed call"
+pass "p2pctl call opens the link with xdg-open in a graphical session, prints it otherwise"
+
 # a page of our own (a WebSocket client in Python) answers for bob: it gets the hello
 # with the STUN server of bob's configuration, a message with an unknown member is
 # ignored, and its hangup ends the call on alice's side
