@@ -291,9 +291,9 @@ call_end(Call *c, const char *reason, const char *message, gboolean tell_peer)
 	page_close(c, "call ended");
 	g_info("call %s with %s ended: %s", c->id, c->peer, message);
 	emit(c, P2P_E_CALL_ENDED);
+	/* kept for call.list; the oldest go in call_new, where no caller is walking the
+	 * calls (p2p_call_session_closed ends several in one loop) */
 	g_queue_push_tail(&cs->ended, c);
-	while (cs->ended.length > P2P_CALL_KEEP_ENDED)
-		g_hash_table_remove(cs->by_id, ((Call *)g_queue_pop_head(&cs->ended))->id);
 }
 
 static gboolean
@@ -323,6 +323,8 @@ new_token(Call *c)
 static Call *
 call_new(P2pCalls *cs, const char *id, const char *peer, gboolean outgoing)
 {
+	while (cs->ended.length >= P2P_CALL_KEEP_ENDED)
+		g_hash_table_remove(cs->by_id, ((Call *)g_queue_pop_head(&cs->ended))->id);
 	Call *c = g_new0(Call, 1);
 	c->calls = cs;
 	c->id = g_strdup(id);

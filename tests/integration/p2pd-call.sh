@@ -283,6 +283,27 @@ call_jq 20 alice '.[-1].state == "ended" and .[-1].reason == "hangup" and (.[-1]
 	fail "the page's hangup did not end alice's call: $(cat "$T/calls.json")"
 pass "a page's hello carries the STUN server of its p2pd; its hangup ends the call on the other side"
 
+# call.list keeps the last 16 ended calls; at most 4 go on at once
+i=0
+while [ $i -lt 17 ]; do
+	c=$(rpc alice call.start '{"peer":"bob"}' | jq -r '.result.call // empty')
+	[ -n "$c" ] || fail "call.start number $i failed"
+	rpc alice call.hangup "{\"call\":\"$c\"}" | jq -e '.result.state == "ended"' >/dev/null ||
+		fail "call.hangup $c"
+	i=$((i + 1))
+done
+calls alice | jq -e "length == 16 and .[-1].call == \"$c\" and all(.state == \"ended\")" >/dev/null ||
+	fail "alice's calls after 17 more: $(calls alice)"
+for i in 1 2 3 4; do rpc alice call.start '{"peer":"bob"}' | jq -e .result >/dev/null || fail "call $i of 4"; done
+rpc alice call.start '{"peer":"bob"}' | jq -e '.error.code == -32000' >/dev/null ||
+	fail "a fifth call at once was not refused"
+rpc alice call.hangup | jq -e '.error.code == -32010 and (.error.message | test("4 calls are going on"))' >/dev/null ||
+	fail "call.hangup without an id among 4 calls"
+for c in $(calls alice | jq -r '.[] | select(.state != "ended") | .call'); do
+	rpc alice call.hangup "{\"call\":\"$c\"}" >/dev/null
+done
+pass "call.list keeps 16 ended calls; a fifth call at once is refused"
+
 # a ringing call ends when the session to the peer is lost
 ctl alice --json call --no-open bob >"$T/out" || fail "p2pctl call: $(cat "$T/out")"
 call_jq 20 bob '.[-1].state == "ringing"' || fail "the last call: $(cat "$T/calls.json")"
