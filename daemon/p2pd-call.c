@@ -27,6 +27,7 @@
 #include "p2pd-call.h"
 #include "p2pd-channel.h"
 #include "p2pd-session.h"
+#include "p2pd-testhooks.h"
 
 #define RESOURCE_PREFIX "/org/p2pd/call/"
 /* daemon/call-page/, compiled in by glib-compile-resources (daemon/local.mk) */
@@ -259,6 +260,8 @@ send_frame(Call *c, const char *kind, JsonObject *extra /* consumed, may be NULL
 	JsonObject *o = extra ? extra : json_object_new();
 	json_object_set_string_member(o, "call", c->id);
 	json_object_set_string_member(o, "kind", kind);
+	if (p2p_test_hooks && p2p_test_hooks->call)
+		p2p_test_hooks->call(o);
 	gboolean ok = ch && p2p_channel_send_json(ch, P2P_FRAME_CALL, o, NULL);
 	json_object_unref(o);
 	return ok;

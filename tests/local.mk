@@ -34,6 +34,7 @@ P2PD_INTEGRATION_TESTS = \
 	tests/integration/p2pd-transfer-edges.sh \
 	tests/integration/p2pd-chat.sh \
 	tests/integration/p2pd-call.sh \
+	tests/integration/p2pd-call-hostile.sh \
 	tests/integration/p2pd-resume-receiver.sh \
 	tests/integration/p2pd-resume-sender.sh \
 	tests/integration/p2pd-manual.sh \
