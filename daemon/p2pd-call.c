@@ -658,7 +658,9 @@ ice_servers(P2pDaemon *d)
 		add_turn(d, a, cfg->turn_host, cfg->turn_port, cfg->turn_user, cfg->turn_password);
 	if (ice == NULL || !p2p_schema_decode(ice, ice_server_fields, &f, NULL))
 		return a;
-	for (guint i = 0; f.stun && i < json_array_get_length(f.stun); i++) {
+	/* like the sessions: the configured STUN server replaces the handed-out ones */
+	for (guint i = 0; cfg->stun_host == NULL && f.stun && i < json_array_get_length(f.stun);
+	     i++) {
 		g_autofree char *host = NULL;
 		guint16 port = 0;
 		if (p2p_parse_host_port(json_array_get_string_element(f.stun, i), &host, &port, NULL) &&

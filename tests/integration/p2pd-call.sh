@@ -212,9 +212,24 @@ grep -q "^http://127.0.0.1:$port/call?id=" "$T/out" && [ ! -e "$T/opened" ] ||
 ctl alice hangup >/dev/null || fail "p2pctl hangup of the printed call"
 pass "p2pctl call opens the link with xdg-open in a graphical session, prints it otherwise"
 
+# p2p-signald comes back handing out a TURN server (nothing answers there) with
+# credentials: the daemons register again and their pages must get it too
+stop_signald
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/turn.secret"
+chmod 600 "$T/turn.secret"
+"$SIGNALD" --listen "127.0.0.1:$SIG_PORT" --certificate "$T/sig/signald.crt" \
+	--private-key "$T/sig/signald.key" --keys "$T/sig/keys.conf" \
+	--turn-server 127.0.0.1:3479 --turn-secret-file "$T/turn.secret" >>"$T/signald.log" 2>&1 &
+SIGNALD_PID=$!
+PIDS="$PIDS $SIGNALD_PID"
+wait_for 30 sh -c "[ \$(grep -c 'signaling: registered' '$T/bob.log') -ge 2 ]" ||
+	fail "bob did not register again"
+wait_for 20 sees alice bob || fail "alice does not see bob again"
+
 # a page of our own (a WebSocket client in Python) answers for bob: it gets the hello
-# with the STUN server of bob's configuration, a message with an unknown member is
-# ignored, and its hangup ends the call on alice's side
+# with the STUN server of bob's configuration and the TURN server p2p-signald handed
+# out, a message with an unknown member is ignored, and its hangup ends the call on
+# alice's side
 rpc alice call.start '{"peer":"bob"}' >"$T/start.json"
 call5=$(jq -r '.result.call // empty' "$T/start.json")
 call_jq 20 bob ".[-1].call == \"$call5\" and .[-1].state == \"ringing\"" ||
@@ -276,12 +291,14 @@ wait "$PAGE" || fail "the page: $(cat "$T/page.out")"
 sed -n 1p "$T/page.out" | grep -q "^HTTP/1.1 101" || fail "no upgrade: $(cat "$T/page.out")"
 sed -n 2p "$T/page.out" | jq -e --arg c "$call5" '.type == "hello" and .call == $c and .role == "callee"
 	and .peer == "alice" and .accepted == false
-	and (.ice_servers | any(.urls[0] == "stun:127.0.0.1:3478"))' >/dev/null ||
+	and ([.ice_servers[].urls[0] | select(startswith("stun:"))] == ["stun:127.0.0.1:3478"])
+	and (.ice_servers | any(.urls[0] == "turn:127.0.0.1:3479?transport=udp"
+	                        and (.username | test("^[0-9]+:.*bob$")) and (.credential | length > 0)))' >/dev/null ||
 	fail "hello: $(sed -n 2p "$T/page.out")"
 grep -q '"type":"ended".*"reason":"hangup"' "$T/page.out" || fail "the page was not told: $(cat "$T/page.out")"
 call_jq 20 alice '.[-1].state == "ended" and .[-1].reason == "hangup" and (.[-1].message | test("callee hung up"))' ||
 	fail "the page's hangup did not end alice's call: $(cat "$T/calls.json")"
-pass "a page's hello carries the STUN server of its p2pd; its hangup ends the call on the other side"
+pass "a page's hello carries the STUN and TURN servers of its p2pd; its hangup ends the call on the other side"
 
 # call.list keeps the last 16 ended calls; at most 4 go on at once
 i=0
