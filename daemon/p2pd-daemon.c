@@ -11,6 +11,7 @@
 #include "p2p-log.h"
 #include "p2pd-control.h"
 #include "p2pd-daemon.h"
+#include "p2pd-call.h"
 #include "p2pd-chat.h"
 #include "p2pd-inbox.h"
 #include "p2pd-service.h"
@@ -298,6 +299,8 @@ p2p_daemon_free(P2pDaemon *d)
 		return;
 	d->stopping = TRUE;
 	g_clear_pointer(&d->control, p2p_control_free);
+	/* calls before sessions: their pages are told, nothing is sent to peers */
+	p2p_call_free(d);
 	/* sessions first: closing them still looks at transfers */
 	g_clear_pointer(&d->peers, g_hash_table_destroy);
 	p2p_session_reap_all(d);

@@ -1,4 +1,4 @@
-/* p2pd-testhooks.h: a test seam on the sending side of a transfer.
+/* p2pd-testhooks.h: a test seam on the sending side of a transfer and of a call.
  *
  * tests/hostile-peer sets p2p_test_hooks before it runs the daemon, so that a real p2pd
  * (real ICE, TLS and framing) can tell the lies a broken or hostile peer would tell:
@@ -24,6 +24,8 @@ typedef struct {
 	/* Just before FILE_END goes out: may rewrite the SHA-256 it carries. FALSE: do not
 	 * send it, and go on as if it had been sent. */
 	gboolean (*file_end)(guint8 sha256[32]);
+	/* Just before a CALL frame goes out (p2pd-call.c): may rewrite anything in it. */
+	void (*call)(JsonObject *frame);
 } P2pTestHooks;
 
 extern const P2pTestHooks *p2p_test_hooks;

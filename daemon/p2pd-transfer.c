@@ -19,6 +19,7 @@
 #include "p2p-frame.h"
 #include "p2p-jsonrpc.h"
 #include "p2p-log.h"
+#include "p2pd-call.h"
 #include "p2pd-chat.h"
 #include "p2pd-inbox.h"
 #include "p2pd-journal.h"
@@ -1007,6 +1008,9 @@ p2p_transfers_frame(P2pDaemon *d, P2pSession *s, guint8 type, GBytes *payload)
 	case P2P_FRAME_TYPING:
 		p2p_chat_frame(d, s, type, o);
 		break;
+	case P2P_FRAME_CALL:
+		p2p_call_frame(d, s, o);
+		break;
 	case P2P_FRAME_ACCEPT:
 	case P2P_FRAME_REJECT:
 	case P2P_FRAME_ACK:
@@ -1145,6 +1149,7 @@ p2p_transfers_session_ready(P2pDaemon *d, P2pSession *s)
 		g_clear_handle_id(&peer->retry, g_source_remove);
 	}
 	p2p_chat_session_ready(d, s);
+	p2p_call_session_ready(d, s);
 	for (guint i = 0; i < all->len; i++) {
 		P2pTransfer *t = all->pdata[i];
 		if (!t->outgoing || strcmp(t->peer, peer_id) != 0)
@@ -1187,6 +1192,7 @@ p2p_transfers_session_closed(P2pDaemon *d, P2pSession *s, const char *code,
 	gboolean pause = g_strcmp0(code, P2P_REASON_DISCONNECTED) == 0;
 
 	p2p_receive_session_closed(d, s);
+	p2p_call_session_closed(d, s, taken_over);
 	for (guint i = 0; i < all->len; i++) {
 		P2pTransfer *t = all->pdata[i];
 		if (!p2p_transfer_is_active(t))
