@@ -479,6 +479,8 @@ p2pctl_format_event(const char *method, JsonNode *params)
 		body = describe_error_event(params);
 	} else if (g_str_has_prefix(method, "chat_")) {
 		body = p2pctl_chat_format_event(method, params);
+	} else if (g_str_has_prefix(method, "call_")) {
+		body = p2pctl_format_call_event(method, params);
 	} else {
 		g_autoptr(GError) error = NULL;
 		g_autoptr(P2pctlTransfer) t = p2pctl_transfer_from_json(params, &error);

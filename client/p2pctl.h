@@ -229,6 +229,12 @@ int p2pctl_cmd_reject(int argc, char **argv, P2pctlContext *ctx);
 int p2pctl_cmd_cancel(int argc, char **argv, P2pctlContext *ctx);
 int p2pctl_cmd_watch(int argc, char **argv, P2pctlContext *ctx);
 int p2pctl_cmd_log_level(int argc, char **argv, P2pctlContext *ctx);
+int p2pctl_cmd_call(int argc, char **argv, P2pctlContext *ctx);
+int p2pctl_cmd_answer(int argc, char **argv, P2pctlContext *ctx);
+int p2pctl_cmd_hangup(int argc, char **argv, P2pctlContext *ctx);
+int p2pctl_cmd_calls(int argc, char **argv, P2pctlContext *ctx);
+/* One line for a call_* event (watch), escaped for a terminal. */
+char *p2pctl_format_call_event(const char *method, JsonNode *params);
 
 /* Shared by send and recv: report an interruption (naming the transfer that goes on
  * in the daemon), and the end of a followed transfer (0 complete, 4 otherwise). */

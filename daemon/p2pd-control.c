@@ -13,6 +13,7 @@
 
 #include "p2p-jsonrpc.h"
 #include "p2p-log.h"
+#include "p2pd-call.h"
 #include "p2pd-chat.h"
 #include "p2pd-control.h"
 #include "p2pd-journal.h"
@@ -591,6 +592,45 @@ m_chat_history(Client *c, gpointer params, int *pass_fd, JsonNode **data, GError
 	return p2p_chat_history(c->ctrl->d, peer->id, limit, error);
 }
 
+typedef struct {
+	const char *peer;
+	const char *call;
+} CallParams;
+
+static const P2pField call_start_fields[] = {
+	P2P_FIELD(CallParams, peer, "peer", P2P_FIELD_STRING, TRUE, 200),
+	{ NULL },
+};
+static const P2pField call_id_fields[] = {
+	P2P_FIELD(CallParams, call, "call", P2P_FIELD_STRING, FALSE, 64),
+	{ NULL },
+};
+
+static JsonNode *
+m_call_start(Client *c, gpointer params, int *pass_fd, JsonNode **data, GError **error)
+{
+	P2pPeer *peer = resolve_peer(c, ((CallParams *)params)->peer, data, error);
+	return peer ? p2p_call_start(c->ctrl->d, peer, error) : NULL;
+}
+
+static JsonNode *
+m_call_answer(Client *c, gpointer params, int *pass_fd, JsonNode **data, GError **error)
+{
+	return p2p_call_answer(c->ctrl->d, ((CallParams *)params)->call, error);
+}
+
+static JsonNode *
+m_call_hangup(Client *c, gpointer params, int *pass_fd, JsonNode **data, GError **error)
+{
+	return p2p_call_hangup(c->ctrl->d, ((CallParams *)params)->call, error);
+}
+
+static JsonNode *
+m_call_list(Client *c, gpointer params, int *pass_fd, JsonNode **data, GError **error)
+{
+	return p2p_call_list(c->ctrl->d);
+}
+
 static JsonNode *
 m_events_subscribe(Client *c, gpointer params, int *pass_fd, JsonNode **data,
           GError **error)
@@ -648,6 +688,10 @@ static const Method methods[] = {
 	METHOD(P2P_M_CHAT_SEND, m_chat_send, chat_send_fields, ChatParams),
 	METHOD(P2P_M_CHAT_TYPING, m_chat_typing, chat_peer_fields, ChatParams),
 	METHOD(P2P_M_CHAT_HISTORY, m_chat_history, chat_history_fields, ChatParams),
+	METHOD(P2P_M_CALL_START, m_call_start, call_start_fields, CallParams),
+	METHOD(P2P_M_CALL_ANSWER, m_call_answer, call_id_fields, CallParams),
+	METHOD(P2P_M_CALL_HANGUP, m_call_hangup, call_id_fields, CallParams),
+	METHOD(P2P_M_CALL_LIST, m_call_list, no_fields, NoParams),
 	METHOD(P2P_M_TRANSFER_TAKE, m_transfer_take, id_fields, IdParams),
 	METHOD(P2P_M_TRANSFER_TAKEN, m_transfer_taken, id_fields, IdParams),
 	METHOD(P2P_M_EVENTS_SUBSCRIBE, m_events_subscribe, no_fields, NoParams),

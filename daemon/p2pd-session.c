@@ -59,6 +59,7 @@ struct _P2pSession {
 	RateSample rate[RATE_SAMPLES];
 	guint rate_next;        /* ring index of the next sample */
 	guint rate_count;
+	char **peer_caps;       /* the capabilities in the peer's HELLO */
 };
 
 static void session_destroy(P2pSession *s);
@@ -101,6 +102,12 @@ const char *
 p2p_session_path(P2pSession *s)
 {
 	return s->path;
+}
+
+gboolean
+p2p_session_peer_has_cap(P2pSession *s, const char *cap)
+{
+	return s->peer_caps && g_strv_contains((const char *const *)s->peer_caps, cap);
 }
 
 static void
@@ -392,6 +399,7 @@ channel_ready(P2pChannel *c, const char *peer_fp, gpointer data)
 	json_array_add_string_element(caps, "file");
 	json_array_add_string_element(caps, "chat");
 	json_array_add_string_element(caps, P2P_CAP_PING);
+	json_array_add_string_element(caps, P2P_CALL_CAP);
 	json_object_set_int_member(hello, "version", P2P_PEER_VERSION);
 	json_object_set_string_member(hello, "agent", d->cfg->agent);
 	json_object_set_array_member(hello, "caps", caps);
@@ -420,14 +428,20 @@ handle_hello(P2pSession *s, GBytes *payload)
 	}
 	if (s->state == P2P_SESSION_READY)
 		return;
+	/* what the peer understands: a frame type it does not know would end the session */
 	JsonNode *caps = json_object_get_member(o, "caps");
+	g_autoptr(GStrvBuilder) b = g_strv_builder_new();
 	for (guint i = 0; caps && JSON_NODE_HOLDS_ARRAY(caps) &&
-	                  i < json_array_get_length(json_node_get_array(caps)); i++) {
+	                  i < MIN(json_array_get_length(json_node_get_array(caps)), 64);
+	     i++) {
 		JsonNode *e = json_array_get_element(json_node_get_array(caps), i);
 		if (JSON_NODE_HOLDS_VALUE(e) && json_node_get_value_type(e) == G_TYPE_STRING &&
-		    strcmp(json_node_get_string(e), P2P_CAP_PING) == 0)
-			s->peer_pings = TRUE;
+		    strlen(json_node_get_string(e)) <= 32)
+			g_strv_builder_add(b, json_node_get_string(e));
 	}
+	g_strfreev(s->peer_caps);
+	s->peer_caps = g_strv_builder_end(b);
+	s->peer_pings = p2p_session_peer_has_cap(s, P2P_CAP_PING);
 	s->state = P2P_SESSION_READY;
 	g_clear_handle_id(&s->timeout, g_source_remove);
 	s->ready_at = g_get_real_time();
@@ -626,6 +640,7 @@ free_idle(gpointer data)
 	g_free(s->path);
 	g_clear_pointer(&s->local, nice_candidate_free);
 	g_clear_pointer(&s->remote, nice_candidate_free);
+	g_strfreev(s->peer_caps);
 	g_free(s);
 	return G_SOURCE_REMOVE;
 }

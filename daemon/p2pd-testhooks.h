@@ -1,4 +1,5 @@
-/* p2pd-testhooks.h: a test seam on the sending side of a transfer (and of PING/PONG).
+/* p2pd-testhooks.h: a test seam on the sending side of a transfer, of a call and of
+ * PING/PONG.
  *
  * tests/hostile-peer sets p2p_test_hooks before it runs the daemon, so that a real p2pd
  * (real ICE, TLS and framing) can tell the lies a broken or hostile peer would tell:
@@ -27,6 +28,8 @@ typedef struct {
 	/* Before a PING or PONG goes out (type says which): FALSE drops it, a peer that
 	 * lists the "ping" cap and then stays silent. */
 	gboolean (*ping)(guint8 type);
+	/* Just before a CALL frame goes out (p2pd-call.c): may rewrite anything in it. */
+	void (*call)(JsonObject *frame);
 } P2pTestHooks;
 
 extern const P2pTestHooks *p2p_test_hooks;

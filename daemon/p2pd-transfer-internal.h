@@ -46,8 +46,8 @@ P2pTransfer *p2p_transfer_find_wire(P2pDaemon *d, const char *peer, gboolean out
 void p2p_transfer_protocol_error(P2pSession *s, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 /* The receiver (p2pd-receive.c). */
-void p2p_receive_offer(P2pDaemon *d, P2pSession *s, JsonObject *o);
-void p2p_receive_manifest(P2pDaemon *d, P2pSession *s, JsonObject *o);
+void p2p_receive_offer(P2pDaemon *d, P2pSession *s, GBytes *payload);
+void p2p_receive_manifest(P2pDaemon *d, P2pSession *s, GBytes *payload);
 void p2p_receive_data(P2pDaemon *d, P2pSession *s, GBytes *payload);
 void p2p_receive_file_end(P2pDaemon *d, P2pSession *s, GBytes *payload);
 gboolean p2p_receive_accept(P2pTransfer *t, const char *output, GError **error);

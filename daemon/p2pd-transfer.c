@@ -19,6 +19,7 @@
 #include "p2p-frame.h"
 #include "p2p-jsonrpc.h"
 #include "p2p-log.h"
+#include "p2pd-call.h"
 #include "p2pd-chat.h"
 #include "p2pd-inbox.h"
 #include "p2pd-journal.h"
@@ -137,6 +138,7 @@ p2p_transfer_release_io(P2pTransfer *t)
 	if (t->fd >= 0)
 		close(t->fd);
 	t->fd = -1;
+	g_clear_pointer(&t->small, g_byte_array_unref);
 	g_clear_handle_id(&t->rate_timer, g_source_remove);
 }
 
@@ -175,6 +177,7 @@ p2p_transfer_free(P2pTransfer *t)
 	g_array_unref(t->root_fds);
 	if (t->staging_fd >= 0)
 		close(t->staging_fd);
+	g_clear_pointer(&t->wdir, p2p_writer_dir_unref);
 	g_clear_handle_id(&t->expire_timer, g_source_remove);
 	p2p_manifest_free(t->manifest);
 	g_free(t->id);
@@ -986,6 +989,14 @@ p2p_transfers_frame(P2pDaemon *d, P2pSession *s, guint8 type, GBytes *payload)
 		p2p_receive_file_end(d, s, payload);
 		return;
 	}
+	if (type == P2P_FRAME_OFFER) {
+		p2p_receive_offer(d, s, payload);
+		return;
+	}
+	if (type == P2P_FRAME_MANIFEST) {
+		p2p_receive_manifest(d, s, payload);
+		return;
+	}
 	g_autoptr(JsonObject) o = p2p_frame_parse_json(payload, &error);
 	if (o == NULL) {
 		p2p_transfer_protocol_error(s, "bad frame 0x%02x: %s", type, error->message);
@@ -997,11 +1008,8 @@ p2p_transfers_frame(P2pDaemon *d, P2pSession *s, guint8 type, GBytes *payload)
 	case P2P_FRAME_TYPING:
 		p2p_chat_frame(d, s, type, o);
 		break;
-	case P2P_FRAME_OFFER:
-		p2p_receive_offer(d, s, o);
-		break;
-	case P2P_FRAME_MANIFEST:
-		p2p_receive_manifest(d, s, o);
+	case P2P_FRAME_CALL:
+		p2p_call_frame(d, s, o);
 		break;
 	case P2P_FRAME_ACCEPT:
 	case P2P_FRAME_REJECT:
@@ -1141,6 +1149,7 @@ p2p_transfers_session_ready(P2pDaemon *d, P2pSession *s)
 		g_clear_handle_id(&peer->retry, g_source_remove);
 	}
 	p2p_chat_session_ready(d, s);
+	p2p_call_session_ready(d, s);
 	for (guint i = 0; i < all->len; i++) {
 		P2pTransfer *t = all->pdata[i];
 		if (!t->outgoing || strcmp(t->peer, peer_id) != 0)
@@ -1183,6 +1192,7 @@ p2p_transfers_session_closed(P2pDaemon *d, P2pSession *s, const char *code,
 	gboolean pause = g_strcmp0(code, P2P_REASON_DISCONNECTED) == 0;
 
 	p2p_receive_session_closed(d, s);
+	p2p_call_session_closed(d, s, taken_over);
 	for (guint i = 0; i < all->len; i++) {
 		P2pTransfer *t = all->pdata[i];
 		if (!p2p_transfer_is_active(t))

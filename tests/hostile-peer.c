@@ -324,6 +324,32 @@ ping_never(guint8 type)
 	return FALSE;
 }
 
+/* ---- CALL frames (p2pd-call-hostile.sh) ---- */
+
+static void
+call_bad_id(JsonObject *frame)
+{
+	json_object_set_string_member(frame, "call", "not-16-hex-digit");
+}
+
+/* Speaks for a call of someone else's: the id in $HOSTILE_CALL, in every frame but
+ * the RING that starts mallory's own call. */
+static void
+call_foreign(JsonObject *frame)
+{
+	const char *id = g_getenv("HOSTILE_CALL");
+	if (id && g_strcmp0(json_object_get_string_member_with_default(frame, "kind", ""),
+	                    P2P_CALL_RING) != 0)
+		json_object_set_string_member(frame, "call", id);
+}
+
+static void
+call_big_sdp(JsonObject *frame)
+{
+	g_autofree char *sdp = g_strnfill(P2P_CALL_MAX_SDP + 1, 'v');
+	json_object_set_string_member(frame, "sdp", sdp);
+}
+
 static const struct {
 	const char *mode;
 	P2pTestHooks hooks;
@@ -365,6 +391,11 @@ static const struct {
 	{ "m-sum", { .offer = m_sum }, "bytes one more than the sum of the sizes" },
 	{ "m-count-less", { .offer = m_count_less }, "count one less than the entries" },
 	{ "m-size-small", { .offer = m_size_small }, "tree/sub/b.bin offered 1000 bytes short" },
+	/* lies in CALL frames (p2pd-call-hostile.sh) */
+	{ "call-bad-id", { .call = call_bad_id }, "a call id that is not 16 hex digits" },
+	{ "call-foreign", { .call = call_foreign },
+	  "frames for the call $HOSTILE_CALL, someone else's" },
+	{ "call-big-sdp", { .call = call_big_sdp }, "an sdp member one byte over the limit" },
 	{ "m-size-big", { .offer = m_size_big }, "tree/sub/b.bin offered 1000 bytes long" },
 	{ "m-size-huge", { .offer = m_size_huge }, "tree/sub/b.bin offered 2 MiB long" },
 	{ "m-size-negative", { .offer = m_size_negative }, "tree/sub/b.bin offered at -100000 bytes" },
