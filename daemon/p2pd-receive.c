@@ -267,6 +267,22 @@ send_ack(P2pTransfer *t, guint upto)
 static void finalize(P2pTransfer *t);
 static void writer_failed(P2pTransfer *t, int err, const char *path);
 
+static void send_accept(P2pTransfer *t);
+
+/* The bytes of a resumed file already on disk are hashed: now the sender may go on. */
+static void
+target_hashed(P2pTransfer *t, const GError *error)
+{
+	if (error != NULL) {
+		g_warning("transfer %s: %s", t->id, error->message);
+		p2p_transfer_fail(t, P2P_FRAME_CANCEL, P2P_REASON_IO, "the receiver cannot read "
+		                  "back its copy: %s", error->message);
+		return;
+	}
+	if (t->session != NULL)
+		send_accept(t);
+}
+
 /* Opens the staged copy of entry t->cur for writing from t->cur_off (whatever the copy
  * holds beyond that is cut off), hashing what is already there. */
 static gboolean
@@ -297,11 +313,11 @@ open_target(P2pTransfer *t, GError **error)
 		close(fd);
 		return FALSE;
 	}
-	if (!p2p_digest_start(t, fd, t->cur_off, error)) {
-		close(fd);
+	t->fd = fd;
+	if (!p2p_digest_start_async(t, fd, t->cur_off, target_hashed, error)) {
+		p2p_transfer_release_io(t);
 		return FALSE;
 	}
-	t->fd = fd;
 	return TRUE;
 }
 
@@ -379,7 +395,15 @@ start_receiving(P2pTransfer *t)
 		                  error->message);
 		return;
 	}
+	if (!t->hashing) /* else target_hashed sends it */
+		send_accept(t);
+}
 
+/* ACCEPT {file, offset}: the sender goes on from t->cur, t->cur_off. */
+static void
+send_accept(P2pTransfer *t)
+{
+	P2pManifest *m = t->manifest;
 	g_autoptr(JsonObject) o = json_object_new();
 	json_object_set_int_member(o, "xfer", (gint64)t->wire_id);
 	json_object_set_int_member(o, "file", t->cur);

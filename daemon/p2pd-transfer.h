@@ -61,6 +61,8 @@ struct _P2pTransfer {
 	guint cur;
 	guint64 cur_off;
 	int fd;
+	gboolean hashing;     /* a worker thread hashes the bytes before cur_off (resume) */
+	guint hash_gen;       /* bumped when that hashing is abandoned */
 	EVP_MD_CTX *md;
 	guint upto;           /* entries < upto acknowledged durable by the receiver */
 
