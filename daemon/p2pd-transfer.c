@@ -261,6 +261,8 @@ p2p_transfer_finish(P2pTransfer *t, P2pTransferState st, const char *code, const
 	g_clear_handle_id(&t->sync_timer, g_source_remove);
 	if (!t->outgoing && st != P2P_XFER_COMPLETE)
 		p2p_receive_remove_staging(t);
+	/* the journal's PATH_TYPE of the session it ends on, when there is one */
+	const char *path_type = t->session ? p2p_session_path_type(t->session) : NULL;
 	t->state = st;
 	t->finished = g_get_real_time();
 	t->session = NULL;
@@ -273,13 +275,13 @@ p2p_transfer_finish(P2pTransfer *t, P2pTransferState st, const char *code, const
 	p2p_journal_update(t);
 	g_clear_pointer(&t->manifest, p2p_manifest_free);
 	if (st == P2P_XFER_COMPLETE) {
-		p2p_log_fields(G_LOG_LEVEL_INFO, t->peer, t->id, (gint64)t->size, NULL,
+		p2p_log_fields(G_LOG_LEVEL_INFO, t->peer, t->id, (gint64)t->size, path_type,
 		               "transfer %s: %s %s %s: %u files, %" G_GUINT64_FORMAT " bytes verified",
 		               t->id, t->name, t->outgoing ? "to" : "from", t->peer, t->files,
 		               t->size);
 		p2p_transfer_emit(t, P2P_E_TRANSFER_COMPLETE);
 	} else {
-		p2p_log_fields(G_LOG_LEVEL_INFO, t->peer, t->id, (gint64)t->bytes, NULL,
+		p2p_log_fields(G_LOG_LEVEL_INFO, t->peer, t->id, (gint64)t->bytes, path_type,
 		               "transfer %s: %s: %s", t->id, p2p_transfer_state_name(st), message);
 		p2p_transfer_emit(t, P2P_E_TRANSFER_FAILED);
 	}
