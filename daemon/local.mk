@@ -17,7 +17,6 @@ libp2pd_la_SOURCES = \
 	daemon/p2pd-signal.c daemon/p2pd-signal.h \
 	daemon/p2pd-state.c daemon/p2pd-state.h \
 	daemon/p2pd-testhooks.c daemon/p2pd-testhooks.h \
-	daemon/p2pd-readahead.c daemon/p2pd-readahead.h \
 	daemon/p2pd-writer.c daemon/p2pd-writer.h \
 	daemon/p2pd-transfer.c daemon/p2pd-transfer.h daemon/p2pd-transfer-internal.h \
 	daemon/p2pd-receive.c \

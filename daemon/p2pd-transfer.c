@@ -143,9 +143,6 @@ p2p_transfer_release_io(P2pTransfer *t)
 		t->hash_gen++; /* the worker's result will be dropped */
 	}
 	g_clear_pointer(&t->small, g_byte_array_unref);
-	g_clear_pointer(&t->ahead, p2p_ahead_file_free);
-	g_clear_pointer(&t->ra, p2p_readahead_free);
-	t->ra_done = FALSE;
 	g_clear_handle_id(&t->rate_timer, g_source_remove);
 }
 
@@ -711,10 +708,7 @@ send_file_end(P2pTransfer *t, P2pChannel *c)
 	guint8 frame[P2P_FILE_END_LEN];
 	unsigned int len = 0;
 
-	if (t->ahead != NULL) /* hashed by the read-ahead thread */
-		memcpy(digest, t->ahead->sha256, P2P_SHA256_LEN);
-	else
-		EVP_DigestFinal_ex(t->md, digest, &len);
+	EVP_DigestFinal_ex(t->md, digest, &len);
 	if (p2p_transfer_is_single_file(t)) {
 		g_free(t->sha256);
 		t->sha256 = p2p_hex(digest, P2P_SHA256_LEN);
@@ -851,119 +845,6 @@ rate_allows(P2pTransfer *t)
 	return FALSE;
 }
 
-typedef struct {
-	P2pDaemon *d;
-	char *id;
-} WakeTarget;
-
-static void
-wake_target_free(gpointer data)
-{
-	WakeTarget *w = data;
-	g_free(w->id);
-	g_free(w);
-}
-
-/* The read-ahead thread has the file the main loop waits for. */
-static gboolean
-ahead_ready(gpointer data)
-{
-	WakeTarget *w = data;
-	P2pTransfer *t = p2p_transfer_lookup(w->d, w->id);
-	if (t != NULL && t->state == P2P_XFER_TRANSFERRING)
-		pump(t);
-	return G_SOURCE_REMOVE;
-}
-
-/* Starts the read-ahead thread at the first file not begun yet (a file resumed in its
- * middle is read here, from its offset). Every top-level item it will need is opened
- * first (and checked, after a restart). */
-static gboolean
-start_readahead(P2pTransfer *t, GError **error)
-{
-	P2pManifest *m = t->manifest;
-	guint first = t->cur_off > 0 ? t->cur + 1 : t->cur;
-
-	if (p2p_transfer_is_single_file(t))
-		return TRUE;
-	for (guint i = first; i < m->entries->len; i++) {
-		P2pEntry *e = p2p_manifest_entry(m, i);
-		if (e->type == P2P_ENTRY_FILE && root_fd(t, e, error) < 0)
-			return FALSE;
-	}
-	WakeTarget *w = g_new0(WakeTarget, 1);
-	w->d = t->d;
-	w->id = g_strdup(t->id);
-	t->ra = p2p_readahead_new(m, first, (const int *)t->root_fds->data, t->root_fds->len,
-	                          ahead_ready, w, wake_target_free);
-	return TRUE;
-}
-
-/* The next file, from the read-ahead thread: FALSE when the main loop must wait (or
- * the transfer failed); TRUE with t->ahead set, or with nothing set when the main loop
- * reads this one itself. */
-static gboolean
-take_ahead(P2pTransfer *t)
-{
-	P2pAheadFile *f = p2p_readahead_take(t->ra, t->cur);
-	if (f == NULL)
-		return FALSE; /* ahead_ready pumps again */
-	if (f->code != NULL) {
-		p2p_transfer_fail(t, P2P_FRAME_CANCEL, f->code, "%s", f->message);
-		p2p_ahead_file_free(f);
-		return FALSE;
-	}
-	if (f->data == NULL) {
-		p2p_ahead_file_free(f); /* a large file */
-		return TRUE;
-	}
-	t->ahead = f;
-	return TRUE;
-}
-
-/* One chunk of the file the read-ahead thread read; FALSE when the transfer ended. */
-static gboolean
-send_ahead_chunk(P2pTransfer *t, P2pChannel *c, guint8 *buf)
-{
-	g_autoptr(GError) error = NULL;
-	P2pAheadFile *f = t->ahead;
-	gsize n = MIN((guint64)P2P_DATA_CHUNK, f->len - t->cur_off);
-
-	if (n > 0) {
-		gsize len = n;
-		guint64 xfer;
-		guint32 file;
-		const guint8 *data = f->data + t->cur_off;
-		if (p2p_test_hooks && p2p_test_hooks->data) {
-			memcpy(buf, data, n); /* the hook may change what goes out */
-			data = buf;
-		}
-		if (hook_data(t, (guint8 *)data, &len, &xfer, &file)) {
-			if (!p2p_channel_send_data(c, xfer, file, t->cur_off, data, len, &error)) {
-				p2p_transfer_pause(t, error->message);
-				return FALSE;
-			}
-			t->wire_bytes += len;
-			t->rate_bytes += len;
-		} else {
-			t->cur_off = f->len - n; /* the hook ends the file here */
-		}
-		t->cur_off += n;
-		t->bytes += n;
-		p2p_transfer_progress(t);
-	}
-	if (t->cur_off == f->len) {
-		if (!send_file_end(t, c)) {
-			p2p_transfer_pause(t, "the connection closed");
-			return FALSE;
-		}
-		g_clear_pointer(&t->ahead, p2p_ahead_file_free);
-		t->cur++;
-		t->cur_off = 0;
-	}
-	return TRUE;
-}
-
 static void
 pump_files(P2pTransfer *t, P2pChannel *c)
 {
@@ -974,31 +855,16 @@ pump_files(P2pTransfer *t, P2pChannel *c)
 	while (t->state == P2P_XFER_TRANSFERRING && p2p_channel_queued(c) < SEND_HIGH_WATER) {
 		if (t->hashing)
 			return; /* source_hashed pumps again */
-		if (t->fd < 0 && t->ahead == NULL) {
+		if (t->fd < 0) {
 			while (t->cur < m->entries->len &&
 			       p2p_manifest_entry(m, t->cur)->type != P2P_ENTRY_FILE)
 				t->cur++;
 			if (t->cur >= m->entries->len) {
 				/* every file is out: wait for the receiver's last ACK */
-				g_clear_pointer(&t->ra, p2p_readahead_free);
 				t->state = P2P_XFER_VERIFYING;
 				p2p_journal_update(t);
 				p2p_transfer_emit(t, P2P_E_TRANSFER_PROGRESS);
 				return;
-			}
-			if (t->ra == NULL && !t->ra_done) {
-				t->ra_done = TRUE; /* once per (re)start: see release_io */
-				if (!start_readahead(t, &error)) {
-					p2p_transfer_fail(t, P2P_FRAME_CANCEL, P2P_REASON_CHANGED, "%s",
-					                  error->message);
-					return;
-				}
-			}
-			if (t->ra != NULL && t->cur_off == 0) {
-				if (!take_ahead(t))
-					return;
-				if (t->ahead != NULL)
-					continue;
 			}
 			if (!open_source(t, &error)) {
 				p2p_transfer_fail(t, P2P_FRAME_CANCEL, P2P_REASON_CHANGED, "%s",
@@ -1009,11 +875,6 @@ pump_files(P2pTransfer *t, P2pChannel *c)
 		}
 		if (!rate_allows(t))
 			return;
-		if (t->ahead != NULL) {
-			if (!send_ahead_chunk(t, c, buf))
-				return;
-			continue;
-		}
 		P2pEntry *e = p2p_manifest_entry(m, t->cur);
 		/* one byte more than is left tells a file that grew without another read */
 		gsize want = MIN((guint64)P2P_DATA_CHUNK, e->size - t->cur_off + 1);
@@ -1061,8 +922,7 @@ pump_files(P2pTransfer *t, P2pChannel *c)
 				p2p_transfer_pause(t, "the connection closed");
 				return;
 			}
-			close(t->fd); /* the file only: the read-ahead thread goes on */
-			t->fd = -1;
+			p2p_transfer_release_io(t);
 			t->cur++;
 			t->cur_off = 0;
 		}

@@ -11,7 +11,6 @@
 
 #include "p2pd-daemon.h"
 #include "p2pd-manifest.h"
-#include "p2pd-readahead.h"
 #include "p2pd-writer.h"
 
 G_BEGIN_DECLS
@@ -78,10 +77,6 @@ struct _P2pTransfer {
 	char *staging;        /* OUTPUT/.p2pd-partial/ID.d while receiving */
 	int staging_fd;
 	GByteArray *small;    /* the file being received, when it goes through the writer */
-	P2pReadAhead *ra;     /* sending: the thread reading small files ahead */
-	P2pAheadFile *ahead;  /* sending: the file being sent, as the thread read it */
-	gboolean ra_done;     /* sending: the read-ahead thread was started since the last
-	                       * release of the I/O (it is not started again when it ends) */
 	P2pWriterDir *wdir;   /* the staging directory as the writer sees it */
 	guint wgen;           /* bumped by every (re)start, so late results are told apart */
 	guint pending;        /* verified files not synced yet */
