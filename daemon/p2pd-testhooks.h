@@ -1,5 +1,5 @@
-/* p2pd-testhooks.h: a test seam on the sending side of a transfer, of a call and of
- * PING/PONG.
+/* p2pd-testhooks.h: a test seam on the sending side of a transfer, of a call, of chat
+ * and of PING/PONG.
  *
  * tests/hostile-peer sets p2p_test_hooks before it runs the daemon, so that a real p2pd
  * (real ICE, TLS and framing) can tell the lies a broken or hostile peer would tell:
@@ -30,6 +30,8 @@ typedef struct {
 	gboolean (*ping)(guint8 type);
 	/* Just before a CALL frame goes out (p2pd-call.c): may rewrite anything in it. */
 	void (*call)(JsonObject *frame);
+	/* Just before a CHAT frame goes out (p2pd-chat.c): may rewrite anything in it. */
+	void (*chat)(JsonObject *frame);
 } P2pTestHooks;
 
 extern const P2pTestHooks *p2p_test_hooks;

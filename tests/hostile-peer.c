@@ -326,6 +326,33 @@ ping_never(guint8 type)
 
 /* ---- CALL frames (p2pd-call-hostile.sh) ---- */
 
+/* ---- CHAT frames (p2pd-chat-hostile.sh) ---- */
+
+static void
+chat_bad_id(JsonObject *frame)
+{
+	json_object_set_string_member(frame, "id", "../../etc/passwd");
+}
+
+static void
+chat_empty(JsonObject *frame)
+{
+	json_object_set_string_member(frame, "text", "");
+}
+
+static void
+chat_big(JsonObject *frame)
+{
+	g_autofree char *text = g_strnfill(P2P_CHAT_MAX_TEXT + 1, 'x');
+	json_object_set_string_member(frame, "text", text);
+}
+
+static void
+chat_no_ts(JsonObject *frame)
+{
+	json_object_set_string_member(frame, "ts", "yesterday");
+}
+
 static void
 call_bad_id(JsonObject *frame)
 {
@@ -392,6 +419,10 @@ static const struct {
 	{ "m-count-less", { .offer = m_count_less }, "count one less than the entries" },
 	{ "m-size-small", { .offer = m_size_small }, "tree/sub/b.bin offered 1000 bytes short" },
 	/* lies in CALL frames (p2pd-call-hostile.sh) */
+	{ "chat-bad-id", { .chat = chat_bad_id }, "a chat message id that is not 16 hex digits" },
+	{ "chat-empty", { .chat = chat_empty }, "an empty chat message" },
+	{ "chat-big", { .chat = chat_big }, "a chat message one byte over the limit" },
+	{ "chat-bad-ts", { .chat = chat_no_ts }, "a chat message whose ts is a string" },
 	{ "call-bad-id", { .call = call_bad_id }, "a call id that is not 16 hex digits" },
 	{ "call-foreign", { .call = call_foreign },
 	  "frames for the call $HOSTILE_CALL, someone else's" },

@@ -35,6 +35,7 @@ P2PD_INTEGRATION_TESTS = \
 	tests/integration/p2pd-chat.sh \
 	tests/integration/p2pd-call.sh \
 	tests/integration/p2pd-call-hostile.sh \
+	tests/integration/p2pd-chat-hostile.sh \
 	tests/integration/p2pd-resume-receiver.sh \
 	tests/integration/p2pd-resume-tree.sh \
 	tests/integration/p2pd-resume-sender.sh \
