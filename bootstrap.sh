@@ -12,8 +12,9 @@ esac
 
 deps="build-essential autoconf automake libtool pkg-config openssl ca-certificates
       libnice-dev libglib2.0-dev libjson-glib-dev libssl-dev libevent-dev
-      libsystemd-dev libsqlite3-dev sqlite3 python3 jq bc util-linux iproute2 procps
-      tmux systemd bash-completion debhelper dpkg-dev nftables conntrack coturn tcpdump"
+      libsystemd-dev libsqlite3-dev libyajl-dev libsoup-3.0-dev sqlite3 python3 jq bc util-linux iproute2 procps
+      tmux systemd bash-completion debhelper dpkg-dev nftables conntrack coturn tcpdump
+      chromium"
 missing=
 for p in $deps; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

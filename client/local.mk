@@ -20,7 +20,8 @@ libp2pctl_la_SOURCES = \
 	client/p2pctl-term.c \
 	client/p2pctl-chat.c \
 	client/p2pctl-cmd-chat.c \
-	client/p2pctl-cmd-log.c
+	client/p2pctl-cmd-log.c \
+	client/p2pctl-cmd-call.c
 libp2pctl_la_CFLAGS = $(P2PCTL_CFLAGS)
 
 bin_PROGRAMS += p2pctl

@@ -44,6 +44,11 @@ static const P2pctlOption chat_options[] = {
 	{ NULL }
 };
 
+static const P2pctlOption call_options[] = {
+	{ "no-open", 'n', NULL, "print the call page's one-time link instead of opening a browser" },
+	{ NULL }
+};
+
 const P2pctlCommand p2pctl_commands[] = {
 	{ "info", "", "show this agent, its key fingerprint and the signaling state",
 	  p2pctl_cmd_info, 0, 0, NULL },
@@ -69,6 +74,13 @@ const P2pctlCommand p2pctl_commands[] = {
 	/* PEER [N]: N only with --history */
 	{ "chat", "PEER [N]", "chat with PEER in the terminal, or send or print messages",
 	  p2pctl_cmd_chat, 1, 2, chat_options },
+	{ "call", "PEER", "video call PEER: opens the call page of p2pd in the browser",
+	  p2pctl_cmd_call, 1, 1, call_options },
+	{ "answer", "[CALL-ID]", "answer a ringing call: opens its page in the browser",
+	  p2pctl_cmd_answer, 0, 1, call_options },
+	{ "hangup", "[CALL-ID]", "end a call (the only one going on when no id is given)",
+	  p2pctl_cmd_hangup, 0, 1, NULL },
+	{ "calls", "", "list the calls of this daemon run", p2pctl_cmd_calls, 0, 0, NULL },
 	{ "log-level", "LEVEL", "set what p2pd logs until its next reload: error, warning, info or debug",
 	  p2pctl_cmd_log_level, 1, 1, NULL },
 	{ "help", "[COMMAND]", "show help for all commands or one", cmd_help, 0, 1, NULL },

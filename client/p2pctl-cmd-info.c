@@ -25,6 +25,22 @@ member_object(JsonObject *o, const char *name)
 	return n && JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
 }
 
+static gboolean
+member_number(JsonObject *o, const char *name, double *out)
+{
+	JsonNode *n = o ? json_object_get_member(o, name) : NULL;
+
+	if (n == NULL || !JSON_NODE_HOLDS_VALUE(n))
+		return FALSE;
+	if (json_node_get_value_type(n) == G_TYPE_DOUBLE)
+		*out = json_node_get_double(n);
+	else if (json_node_get_value_type(n) == G_TYPE_INT64)
+		*out = (double)json_node_get_int(n);
+	else
+		return FALSE;
+	return TRUE;
+}
+
 static void
 print_kv(FILE *out, const char *key, const char *value)
 {
@@ -126,8 +142,9 @@ p2pctl_cmd_list(int argc, char **argv, P2pctlContext *ctx)
 		fprintf(ctx->out, "no peers visible\n");
 		return P2PCTL_EXIT_OK;
 	}
-	g_autoptr(P2pctlTable) table = p2pctl_table_new(6, "PEER", "ONLINE", "SESSION",
-	                                                "FINGERPRINT", "PINNED", "PATH");
+	g_autoptr(P2pctlTable) table = p2pctl_table_new(9, "PEER", "ONLINE", "SESSION",
+	                                                "FINGERPRINT", "PINNED", "RTT", "IN",
+	                                                "OUT", "PATH");
 	for (guint i = 0; i < json_array_get_length(a); i++) {
 		JsonNode *n = json_array_get_element(a, i);
 		if (!JSON_NODE_HOLDS_OBJECT(n))
@@ -137,9 +154,17 @@ p2pctl_cmd_list(int argc, char **argv, P2pctlContext *ctx)
 		/* 16 hex digits (64 bits) tell keys apart at a glance; --json has them all. */
 		g_autofree char *short_fp = fp && strlen(fp) > 16 ? g_strdup_printf("%.16s...", fp)
 		                                                  : g_strdup(fp);
+		JsonObject *link = member_object(p, "link");
+		double v;
+		g_autofree char *rtt = member_number(link, "rtt_ms", &v) ? p2pctl_format_rtt(v) : NULL;
+		g_autofree char *rin = member_number(link, "rate_in", &v) ? p2pctl_format_rate(v)
+		                                                          : NULL;
+		g_autofree char *rout = member_number(link, "rate_out", &v) ? p2pctl_format_rate(v)
+		                                                            : NULL;
 		p2pctl_table_add(table, member_string(p, "id"), member_bool_text(p, "online"),
 		                 member_string(p, "session"), short_fp,
-		                 member_bool_text(p, "pinned"), member_string(p, "path"));
+		                 member_bool_text(p, "pinned"), rtt, rin, rout,
+		                 member_string(p, "path"));
 	}
 	p2pctl_table_print(table, ctx->out);
 	return P2PCTL_EXIT_OK;

@@ -43,6 +43,19 @@ p2pctl_format_rate(double bytes_per_second)
 	return format_scaled(bytes_per_second, "/s");
 }
 
+/* A round trip in milliseconds: "0.42 ms", "12.3 ms", "250 ms". */
+char *
+p2pctl_format_rtt(double ms)
+{
+	if (!isfinite(ms) || ms < 0)
+		return g_strdup("-");
+	if (ms < 10)
+		return g_strdup_printf("%.2f ms", ms);
+	if (ms < 100)
+		return g_strdup_printf("%.1f ms", ms);
+	return g_strdup_printf("%.0f ms", ms);
+}
+
 char *
 p2pctl_format_duration(double seconds)
 {

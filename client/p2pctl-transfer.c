@@ -25,6 +25,7 @@ p2pctl_transfer_free(P2pctlTransfer *t)
 	g_strfreev(t->paths);
 	g_free(t->reason_code);
 	g_free(t->reason_message);
+	g_free(t->link_path);
 	g_free(t);
 }
 
@@ -139,6 +140,7 @@ p2pctl_transfer_from_json(JsonNode *node, GError **error)
 	g_autoptr(P2pctlTransfer) t = g_new0(P2pctlTransfer, 1);
 
 	t->files = t->dirs = t->links = t->wire_bytes = -1;
+	t->link_rtt_ms = t->link_rate_in = t->link_rate_out = -1;
 
 	if (node == NULL || !JSON_NODE_HOLDS_OBJECT(node)) {
 		g_set_error(error, P2PCTL_ERROR, P2PCTL_ERROR_PROTOCOL,
@@ -176,6 +178,19 @@ p2pctl_transfer_from_json(JsonNode *node, GError **error)
 	} else if (reason && !JSON_NODE_HOLDS_NULL(reason)) {
 		g_set_error(error, P2PCTL_ERROR, P2PCTL_ERROR_PROTOCOL,
 		            "transfer member \"reason\" from p2pd is not an object");
+		return NULL;
+	}
+	JsonNode *link = json_object_get_member(o, "link");
+	if (link && JSON_NODE_HOLDS_OBJECT(link)) {
+		JsonObject *l = json_node_get_object(link);
+		if (!get_string(l, "path", FALSE, &t->link_path, error) ||
+		    !get_number(l, "rtt_ms", &t->link_rtt_ms, error) ||
+		    !get_number(l, "rate_in", &t->link_rate_in, error) ||
+		    !get_number(l, "rate_out", &t->link_rate_out, error))
+			return NULL;
+	} else if (link && !JSON_NODE_HOLDS_NULL(link)) {
+		g_set_error(error, P2PCTL_ERROR, P2PCTL_ERROR_PROTOCOL,
+		            "transfer member \"link\" from p2pd is not an object");
 		return NULL;
 	}
 	return g_steal_pointer(&t);
@@ -336,6 +351,18 @@ p2pctl_transfer_describe(const P2pctlTransfer *t)
 		add_line(s, "path:", t->path);
 	if (t->sha256)
 		add_line(s, "sha256:", t->sha256);
+	if (t->link_path)
+		add_line(s, "link:", t->link_path);
+	if (t->link_rtt_ms >= 0) {
+		g_autofree char *rtt = p2pctl_format_rtt(t->link_rtt_ms);
+		add_line(s, "rtt:", rtt);
+	}
+	if (t->link_rate_in >= 0 && t->link_rate_out >= 0) {
+		g_autofree char *rin = p2pctl_format_rate(t->link_rate_in);
+		g_autofree char *rout = p2pctl_format_rate(t->link_rate_out);
+		g_autofree char *both = g_strdup_printf("in %s, out %s", rin, rout);
+		add_line(s, "link rate:", both);
+	}
 	return g_string_free(s, FALSE);
 }
 
@@ -452,6 +479,8 @@ p2pctl_format_event(const char *method, JsonNode *params)
 		body = describe_error_event(params);
 	} else if (g_str_has_prefix(method, "chat_")) {
 		body = p2pctl_chat_format_event(method, params);
+	} else if (g_str_has_prefix(method, "call_")) {
+		body = p2pctl_format_call_event(method, params);
 	} else {
 		g_autoptr(GError) error = NULL;
 		g_autoptr(P2pctlTransfer) t = p2pctl_transfer_from_json(params, &error);

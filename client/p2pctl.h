@@ -110,6 +110,11 @@ typedef struct {
 	double finished;
 	double duration;
 	double rate;
+	/* the session it runs on now (transfer.status only): NULL / -1 when absent */
+	char *link_path;
+	double link_rtt_ms;
+	double link_rate_in;
+	double link_rate_out;
 } P2pctlTransfer;
 
 void p2pctl_transfer_free(P2pctlTransfer *t);
@@ -133,6 +138,7 @@ char *p2pctl_format_event(const char *method, JsonNode *params);
 
 char *p2pctl_format_size(guint64 bytes);            /* "1.5 MiB" */
 char *p2pctl_format_rate(double bytes_per_second);  /* "1.5 MiB/s" */
+char *p2pctl_format_rtt(double ms);
 char *p2pctl_format_duration(double seconds);       /* "1:05", "1:02:03", "--:--" */
 char *p2pctl_format_time(double unix_seconds);      /* local "YYYY-MM-DD HH:MM:SS" */
 /* Makes text from the daemon or a peer safe on a terminal: control characters,
@@ -223,6 +229,12 @@ int p2pctl_cmd_reject(int argc, char **argv, P2pctlContext *ctx);
 int p2pctl_cmd_cancel(int argc, char **argv, P2pctlContext *ctx);
 int p2pctl_cmd_watch(int argc, char **argv, P2pctlContext *ctx);
 int p2pctl_cmd_log_level(int argc, char **argv, P2pctlContext *ctx);
+int p2pctl_cmd_call(int argc, char **argv, P2pctlContext *ctx);
+int p2pctl_cmd_answer(int argc, char **argv, P2pctlContext *ctx);
+int p2pctl_cmd_hangup(int argc, char **argv, P2pctlContext *ctx);
+int p2pctl_cmd_calls(int argc, char **argv, P2pctlContext *ctx);
+/* One line for a call_* event (watch), escaped for a terminal. */
+char *p2pctl_format_call_event(const char *method, JsonNode *params);
 
 /* Shared by send and recv: report an interruption (naming the transfer that goes on
  * in the daemon), and the end of a followed transfer (0 complete, 4 otherwise). */

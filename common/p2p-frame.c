@@ -31,6 +31,9 @@ p2p_frame_type_name(guint8 type)
 	case P2P_FRAME_CHAT:     return "chat";
 	case P2P_FRAME_CHAT_ACK: return "chat-ack";
 	case P2P_FRAME_TYPING:   return "typing";
+	case P2P_FRAME_CALL:     return "call";
+	case P2P_FRAME_PING:     return "ping";
+	case P2P_FRAME_PONG:     return "pong";
 	default:                 return NULL;
 	}
 }

@@ -59,6 +59,10 @@
 #define P2P_M_CHAT_HISTORY        "chat.history"
 #define P2P_CHAT_MAX_TEXT         4096   /* bytes of UTF-8 per message */
 #define P2P_CHAT_HISTORY_MAX      1000
+#define P2P_M_CALL_START          "call.start"   /* {peer} -> Call + {url} */
+#define P2P_M_CALL_ANSWER         "call.answer"  /* {call?} -> Call + {url}; also a new link */
+#define P2P_M_CALL_HANGUP         "call.hangup"  /* {call?} -> Call */
+#define P2P_M_CALL_LIST           "call.list"    /* {} -> {calls:[Call]} */
 
 /* Events: JSON-RPC notifications whose method is the event name. */
 #define P2P_E_OFFER_SENT          "offer_sent"
@@ -75,6 +79,9 @@
 #define P2P_E_CHAT_MESSAGE        "chat_message"
 #define P2P_E_CHAT_DELIVERED      "chat_delivered"
 #define P2P_E_CHAT_TYPING         "chat_typing"
+#define P2P_E_CALL_INCOMING       "call_incoming"  /* Call: a peer rings */
+#define P2P_E_CALL_STATE          "call_state"     /* Call: accepted, page or media changed */
+#define P2P_E_CALL_ENDED          "call_ended"     /* Call, with reason and message */
 
 /* ---- signaling protocol: p2pd <-> p2p-signald ------------------------------ */
 
@@ -123,7 +130,21 @@ typedef enum {
 	P2P_FRAME_CHAT     = 0x0c, /* JSON {id, text, ts}: a chat message */
 	P2P_FRAME_CHAT_ACK = 0x0d, /* JSON {id}: the message is stored */
 	P2P_FRAME_TYPING   = 0x0e, /* JSON {}: the user is typing */
+	P2P_FRAME_CALL     = 0x0f, /* JSON {call, kind, sdp|candidate,mid,mline|code,message}:
+	                            * call signaling between the two browser pages */
+	P2P_FRAME_PING     = 0x10, /* binary, P2P_PING_LEN opaque bytes: answer with PONG */
+	P2P_FRAME_PONG     = 0x11, /* binary, the PING's bytes echoed */
 } P2pFrameType;
+
+/* PING/PONG measure the round trip through the channel and prove the path is alive.
+ * Sent only to a peer whose HELLO caps list P2P_CAP_PING (an older peer would close the
+ * session on an unknown frame type). A side that pings hears from its peer at least
+ * every P2P_PING_INTERVAL_S; nothing at all for P2P_PEER_SILENCE_S means the path died
+ * (libnice's consent freshness usually says so first, after 10 s). */
+#define P2P_CAP_PING              "ping"
+#define P2P_PING_LEN              8
+#define P2P_PING_INTERVAL_S       5
+#define P2P_PEER_SILENCE_S        20
 
 #define P2P_DATA_HEADER           20               /* xfer + file + offset */
 #define P2P_SHA256_LEN            32
@@ -132,6 +153,18 @@ typedef enum {
  * the manifest in memory), and the bytes of manifest per OFFER/MANIFEST frame. */
 #define P2P_OFFER_MAX_ENTRIES     1000000
 #define P2P_MANIFEST_FRAME_BYTES  (512 * 1024)
+
+/* Calls (CALL frames): kinds, and what one frame may carry. */
+#define P2P_CALL_RING             "ring"       /* caller -> callee: a new call */
+#define P2P_CALL_ACCEPT           "accept"     /* callee's page is open */
+#define P2P_CALL_OFFER            "offer"      /* caller's SDP offer (sdp) */
+#define P2P_CALL_ANSWER           "answer"     /* callee's SDP answer (sdp) */
+#define P2P_CALL_CANDIDATE        "candidate"  /* candidate, mid, mline */
+#define P2P_CALL_HANGUP           "hangup"     /* code, message */
+#define P2P_CALL_ID_LEN           16           /* hex digits, chosen by the caller */
+#define P2P_CALL_MAX_SDP          (64 * 1024)
+#define P2P_CALL_MAX_CANDIDATE    1024
+#define P2P_CALL_CAP              "call"       /* HELLO capability: CALL frames understood */
 
 /* Reason codes carried by REJECT, NACK, CANCEL and ERROR frames. */
 #define P2P_REASON_NOT_ALLOWED    "not-allowed"
@@ -151,3 +184,7 @@ typedef enum {
 #define P2P_REASON_CHANGED        "changed"
 #define P2P_REASON_TOO_MANY_FILES "too-many-files"
 #define P2P_REASON_BAD_PATH       "bad-path"
+#define P2P_REASON_HANGUP         "hangup"         /* a call: one side hung up */
+#define P2P_REASON_BUSY           "busy"           /* a call: too many calls already */
+#define P2P_REASON_NO_ANSWER      "no-answer"      /* a call rang too long */
+#define P2P_REASON_UNSUPPORTED    "not-supported"  /* the peer's p2pd has no calls */

@@ -46,6 +46,8 @@ struct _P2pChannel {
 	guint corked;          /* p2p_channel_cork depth: small frames share records */
 	gsize corked_len;      /* plaintext waiting in corked_buf */
 	guint8 *corked_buf;
+	guint64 bytes_in;      /* ciphertext from and to the transport, for rates */
+	guint64 bytes_out;
 
 	guint busy;            /* depth of our code on the stack that may call back */
 	gboolean free_requested;
@@ -308,6 +310,7 @@ flush_out(P2pChannel *c)
 		if (n == 0)
 			break;
 		c->out_pos += n;
+		c->bytes_out += n;
 	}
 	out_compact(c);
 	return c->state != CH_CLOSED;
@@ -510,6 +513,13 @@ p2p_channel_queued(P2pChannel *c)
 	return queued(c);
 }
 
+void
+p2p_channel_get_counters(P2pChannel *c, guint64 *bytes_in, guint64 *bytes_out)
+{
+	*bytes_in = c->bytes_in;
+	*bytes_out = c->bytes_out;
+}
+
 const char *
 p2p_channel_get_peer_fingerprint(P2pChannel *c)
 {
@@ -667,6 +677,7 @@ on_transport_readable(P2pTransport *t, const guint8 *data, gsize len, gpointer u
 	if (c->state == CH_CLOSED || !alive(c))
 		return;
 	c->busy++;
+	c->bytes_in += len;
 	c->in = data;
 	c->in_len = len;
 	if (c->state == CH_CLOSING)

@@ -69,6 +69,8 @@ gboolean p2p_channel_uncork(P2pChannel *c, GError **error);
 /* Bytes accepted but not yet taken by the transport. A file sender keeps this under
  * about 1 MiB and waits for `writable`. */
 gsize p2p_channel_queued(P2pChannel *c);
+/* Bytes read from and handed to the transport so far (TLS records: ciphertext). */
+void p2p_channel_get_counters(P2pChannel *c, guint64 *bytes_in, guint64 *bytes_out);
 /* Fingerprint of the peer once ready, else NULL. */
 const char *p2p_channel_get_peer_fingerprint(P2pChannel *c);
 /* TLS close_notify, flush, wait for the peer's close_notify while dropping what it

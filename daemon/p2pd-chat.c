@@ -15,6 +15,7 @@
 #include "p2p-frame.h"
 #include "p2p-jsonrpc.h"
 #include "p2pd-chat.h"
+#include "p2pd-testhooks.h"
 #include "p2pd-session.h"
 
 #define CHAT_ID_LEN 16
@@ -112,6 +113,8 @@ send_chat(P2pChannel *c, const char *id, const char *text, double ts)
 	json_object_set_string_member(o, "id", id);
 	json_object_set_string_member(o, "text", text);
 	json_object_set_int_member(o, "ts", (gint64)(ts * 1000));
+	if (p2p_test_hooks && p2p_test_hooks->chat)
+		p2p_test_hooks->chat(o);
 	return p2p_channel_send_json(c, P2P_FRAME_CHAT, o, NULL);
 }
 

@@ -13,6 +13,7 @@
 
 #include "p2p-jsonrpc.h"
 #include "p2p-log.h"
+#include "p2pd-call.h"
 #include "p2pd-chat.h"
 #include "p2pd-control.h"
 #include "p2pd-journal.h"
@@ -228,6 +229,10 @@ m_peers_list(Client *c, gpointer params, int *pass_fd, JsonNode **data,
 		                              p->session ? p2p_session_state_name(p->session) : "none");
 		if (p->session && p2p_session_path(p->session))
 			json_object_set_string_member(po, "path", p2p_session_path(p->session));
+		JsonObject *link = p->session ? p2p_session_link_json(p->session) : NULL;
+		if (link)
+			json_object_set_object_member(po, "link", link);
+		json_object_set_int_member(po, "sessions", p->sessions);
 		json_array_add_object_element(a, po);
 	}
 	json_object_set_array_member(o, "peers", a);
@@ -405,7 +410,14 @@ m_transfer_status(Client *c, gpointer params, int *pass_fd, JsonNode **data,
           GError **error)
 {
 	P2pTransfer *t = lookup(c, ((IdParams *)params)->id, error);
-	return t ? p2p_transfer_to_json(t) : NULL;
+	if (t == NULL)
+		return NULL;
+	JsonNode *node = p2p_transfer_to_json(t);
+	/* the path the transfer runs on now (only here: events stay small) */
+	JsonObject *link = t->session ? p2p_session_link_json(t->session) : NULL;
+	if (link)
+		json_object_set_object_member(json_node_get_object(node), "link", link);
+	return node;
 }
 
 static JsonNode *
@@ -580,6 +592,45 @@ m_chat_history(Client *c, gpointer params, int *pass_fd, JsonNode **data, GError
 	return p2p_chat_history(c->ctrl->d, peer->id, limit, error);
 }
 
+typedef struct {
+	const char *peer;
+	const char *call;
+} CallParams;
+
+static const P2pField call_start_fields[] = {
+	P2P_FIELD(CallParams, peer, "peer", P2P_FIELD_STRING, TRUE, 200),
+	{ NULL },
+};
+static const P2pField call_id_fields[] = {
+	P2P_FIELD(CallParams, call, "call", P2P_FIELD_STRING, FALSE, 64),
+	{ NULL },
+};
+
+static JsonNode *
+m_call_start(Client *c, gpointer params, int *pass_fd, JsonNode **data, GError **error)
+{
+	P2pPeer *peer = resolve_peer(c, ((CallParams *)params)->peer, data, error);
+	return peer ? p2p_call_start(c->ctrl->d, peer, error) : NULL;
+}
+
+static JsonNode *
+m_call_answer(Client *c, gpointer params, int *pass_fd, JsonNode **data, GError **error)
+{
+	return p2p_call_answer(c->ctrl->d, ((CallParams *)params)->call, error);
+}
+
+static JsonNode *
+m_call_hangup(Client *c, gpointer params, int *pass_fd, JsonNode **data, GError **error)
+{
+	return p2p_call_hangup(c->ctrl->d, ((CallParams *)params)->call, error);
+}
+
+static JsonNode *
+m_call_list(Client *c, gpointer params, int *pass_fd, JsonNode **data, GError **error)
+{
+	return p2p_call_list(c->ctrl->d);
+}
+
 static JsonNode *
 m_events_subscribe(Client *c, gpointer params, int *pass_fd, JsonNode **data,
           GError **error)
@@ -637,6 +688,10 @@ static const Method methods[] = {
 	METHOD(P2P_M_CHAT_SEND, m_chat_send, chat_send_fields, ChatParams),
 	METHOD(P2P_M_CHAT_TYPING, m_chat_typing, chat_peer_fields, ChatParams),
 	METHOD(P2P_M_CHAT_HISTORY, m_chat_history, chat_history_fields, ChatParams),
+	METHOD(P2P_M_CALL_START, m_call_start, call_start_fields, CallParams),
+	METHOD(P2P_M_CALL_ANSWER, m_call_answer, call_id_fields, CallParams),
+	METHOD(P2P_M_CALL_HANGUP, m_call_hangup, call_id_fields, CallParams),
+	METHOD(P2P_M_CALL_LIST, m_call_list, no_fields, NoParams),
 	METHOD(P2P_M_TRANSFER_TAKE, m_transfer_take, id_fields, IdParams),
 	METHOD(P2P_M_TRANSFER_TAKEN, m_transfer_taken, id_fields, IdParams),
 	METHOD(P2P_M_EVENTS_SUBSCRIBE, m_events_subscribe, no_fields, NoParams),

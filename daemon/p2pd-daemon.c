@@ -11,6 +11,7 @@
 #include "p2p-log.h"
 #include "p2pd-control.h"
 #include "p2pd-daemon.h"
+#include "p2pd-call.h"
 #include "p2pd-chat.h"
 #include "p2pd-inbox.h"
 #include "p2pd-service.h"
@@ -273,6 +274,7 @@ p2p_daemon_new(P2pConfig *cfg, GError **error)
 	d->signal = p2p_signal_new(&sc, &signal_cb, d, error);
 	if (d->signal == NULL)
 		goto fail;
+	d->writer = p2p_writer_new(p2p_receive_written, d);
 	return d;
 fail:
 	p2p_daemon_free(d);
@@ -297,10 +299,14 @@ p2p_daemon_free(P2pDaemon *d)
 		return;
 	d->stopping = TRUE;
 	g_clear_pointer(&d->control, p2p_control_free);
+	/* calls before sessions: their pages are told, nothing is sent to peers */
+	p2p_call_free(d);
 	/* sessions first: closing them still looks at transfers */
 	g_clear_pointer(&d->peers, g_hash_table_destroy);
 	p2p_session_reap_all(d);
 	g_clear_pointer(&d->transfers, g_hash_table_destroy);
+	/* after the transfers: what is queued still reaches the disk before the exit */
+	g_clear_pointer(&d->writer, p2p_writer_free);
 	p2p_chat_free(d);
 	g_clear_pointer(&d->signal, p2p_signal_free);
 	g_clear_pointer(&d->state, p2p_state_close);

@@ -18,6 +18,8 @@ typedef struct _P2pSession P2pSession;
 typedef struct _P2pTransfer P2pTransfer;
 typedef struct _P2pControl P2pControl;
 typedef struct _P2pService P2pService;
+typedef struct _P2pWriter P2pWriter;
+typedef struct _P2pCalls P2pCalls;
 
 /* A peer the signaling server showed us, by the id it showed. */
 typedef struct {
@@ -28,6 +30,7 @@ typedef struct {
 	P2pDaemon *daemon;
 	guint retry;          /* reconnect timer for transfers waiting for this peer */
 	guint backoff;        /* seconds before the next reconnect */
+	guint sessions;       /* sessions that became ready in this run (a new path each) */
 } P2pPeer;
 
 struct _P2pDaemon {
@@ -41,7 +44,10 @@ struct _P2pDaemon {
 	GHashTable *transfers;  /* local id -> P2pTransfer */
 	P2pTransfer *last_found; /* p2p_transfer_find's cache (transfers live as long as d) */
 	GHashTable *chat;       /* peer id -> chat rates and typing (p2pd-chat.c) */
+	P2pCalls *calls;        /* calls and their page server (p2pd-call.c); NULL before the
+	                         * first */
 	GList *closed_sessions; /* closed, waiting to be freed */
+	P2pWriter *writer;      /* creates received small files off the main loop */
 	GMainLoop *loop;
 	gint64 started;         /* monotonic, microseconds */
 	gboolean stopping;      /* being freed: sessions closing now must not reconnect */

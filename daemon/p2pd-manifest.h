@@ -88,6 +88,25 @@ void p2p_manifest_write_json(const P2pManifest *m, guint first, guint count,
  * p2p_manifest_check come later. */
 gboolean p2p_manifest_append_json(P2pManifest *m, JsonArray *entries, gboolean with_source,
                                   GError **error);
+/* An OFFER or MANIFEST frame's members: the header ones (has_* tell which were there)
+ * and the entries. */
+typedef struct {
+	guint64 xfer, count, bytes;
+	gboolean has_xfer, has_count, has_bytes, has_entries;
+	GPtrArray *entries; /* P2pEntry */
+} P2pManifestFrame;
+
+/* Decodes the JSON text of an OFFER or MANIFEST frame in one pass, each entry by the
+ * same rules as p2p_manifest_append_json; a member other than xfer, count, bytes and
+ * entries is refused. Which members are required is the caller's call. On failure the
+ * error is G_IO_ERROR_INVALID_DATA for a bad entry (named in the message; the header
+ * members are still decoded, entries is empty) and G_IO_ERROR_INVALID_ARGUMENT for a
+ * frame that is not what the protocol says. Clear frame after either outcome. */
+gboolean p2p_manifest_frame_decode(const char *text, gsize len, P2pManifestFrame *frame,
+                                   GError **error);
+void p2p_manifest_frame_clear(P2pManifestFrame *frame);
+/* Moves a decoded frame's entries to the end of m. */
+void p2p_manifest_take(P2pManifest *m, P2pManifestFrame *frame);
 /* The receiver's checks over a complete manifest: paths, duplicates, parents declared
  * as directories before their children, link targets, and that the files' sizes add up
  * to bytes. Fills the counts. The error names the first bad entry; *code gets the

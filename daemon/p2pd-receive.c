@@ -125,6 +125,10 @@ remove_tree_at(int dir, const char *name)
 void
 p2p_receive_remove_staging(P2pTransfer *t)
 {
+	/* nothing of the writer's may land in it after it is gone */
+	if (t->d->writer)
+		p2p_writer_drain(t->d->writer);
+	g_clear_pointer(&t->wdir, p2p_writer_dir_unref);
 	if (t->staging_fd >= 0) {
 		close(t->staging_fd);
 		t->staging_fd = -1;
@@ -261,6 +265,23 @@ send_ack(P2pTransfer *t, guint upto)
 }
 
 static void finalize(P2pTransfer *t);
+static void writer_failed(P2pTransfer *t, int err, const char *path);
+
+static void send_accept(P2pTransfer *t);
+
+/* The bytes of a resumed file already on disk are hashed: now the sender may go on. */
+static void
+target_hashed(P2pTransfer *t, const GError *error)
+{
+	if (error != NULL) {
+		g_warning("transfer %s: %s", t->id, error->message);
+		p2p_transfer_fail(t, P2P_FRAME_CANCEL, P2P_REASON_IO, "the receiver cannot read "
+		                  "back its copy: %s", error->message);
+		return;
+	}
+	if (t->session != NULL)
+		send_accept(t);
+}
 
 /* Opens the staged copy of entry t->cur for writing from t->cur_off (whatever the copy
  * holds beyond that is cut off), hashing what is already there. */
@@ -292,12 +313,25 @@ open_target(P2pTransfer *t, GError **error)
 		close(fd);
 		return FALSE;
 	}
-	if (!p2p_digest_start(t, fd, t->cur_off, error)) {
-		close(fd);
+	t->fd = fd;
+	if (!p2p_digest_start_async(t, fd, t->cur_off, target_hashed, error)) {
+		p2p_transfer_release_io(t);
 		return FALSE;
 	}
-	t->fd = fd;
 	return TRUE;
+}
+
+/* Starts entry t->cur: a new small file is kept in memory until its FILE_END and then
+ * handed to the writer thread; anything else is opened here and written as it comes. */
+static gboolean
+start_file(P2pTransfer *t, GError **error)
+{
+	P2pEntry *e = p2p_manifest_entry(t->manifest, t->cur);
+	if (t->cur_off == 0 && e->size <= P2P_WRITER_MAX_FILE) {
+		t->small = g_byte_array_sized_new(e->size);
+		return p2p_digest_start(t, -1, 0, error);
+	}
+	return open_target(t, error);
 }
 
 static mode_t
@@ -337,6 +371,17 @@ start_receiving(P2pTransfer *t)
 		return;
 	}
 	p2p_transfer_release_io(t);
+	/* what the writer still holds from before is on disk before the copy is looked at,
+	 * and its late results are told apart by the generation */
+	p2p_writer_drain(t->d->writer);
+	g_clear_pointer(&t->wdir, p2p_writer_dir_unref);
+	t->wdir = p2p_writer_dir_new(t->staging_fd, t->id, ++t->wgen);
+	if (t->wdir == NULL) {
+		g_warning("transfer %s: cannot duplicate a descriptor: %s", t->id, g_strerror(errno));
+		p2p_transfer_fail(t, P2P_FRAME_CANCEL, P2P_REASON_IO,
+		                  "the receiver is out of file descriptors");
+		return;
+	}
 	t->cur = next_file(t, t->upto);
 	t->cur_off = 0;
 	if (t->cur < m->entries->len &&
@@ -350,7 +395,15 @@ start_receiving(P2pTransfer *t)
 		                  error->message);
 		return;
 	}
+	if (!t->hashing) /* else target_hashed sends it */
+		send_accept(t);
+}
 
+/* ACCEPT {file, offset}: the sender goes on from t->cur, t->cur_off. */
+static void
+send_accept(P2pTransfer *t)
+{
+	P2pManifest *m = t->manifest;
 	g_autoptr(JsonObject) o = json_object_new();
 	json_object_set_int_member(o, "xfer", (gint64)t->wire_id);
 	json_object_set_int_member(o, "file", t->cur);
@@ -650,65 +703,81 @@ offer_complete(P2pDaemon *d, P2pSession *s, PendingOffer *po)
 	p2p_journal_insert(t);
 }
 
-typedef struct {
-	guint64 xfer;
-	guint64 count;
-	guint64 bytes;
-	JsonArray *entries;
-} OfferFields;
-
-static const P2pField offer_fields[] = {
-	P2P_FIELD(OfferFields, xfer, "xfer", P2P_FIELD_UINT, TRUE, 0),
-	P2P_FIELD(OfferFields, count, "count", P2P_FIELD_UINT, TRUE, 0),
-	P2P_FIELD(OfferFields, bytes, "bytes", P2P_FIELD_UINT, TRUE, 0),
-	P2P_FIELD(OfferFields, entries, "entries", P2P_FIELD_ARRAY, TRUE, 0),
-	{ NULL },
-};
-static const P2pField manifest_fields[] = {
-	P2P_FIELD(OfferFields, xfer, "xfer", P2P_FIELD_UINT, TRUE, 0),
-	P2P_FIELD(OfferFields, entries, "entries", P2P_FIELD_ARRAY, TRUE, 0),
-	{ NULL },
-};
-
-
-/* Adds entries to po; answers and drops it on a bad entry; completes it at count. */
+/* Adds a frame's entries to po; answers and drops it on too many; completes it at count. */
 static void
-pending_add(P2pDaemon *d, PendingOffer *po, JsonArray *entries)
+pending_add(P2pDaemon *d, PendingOffer *po, P2pManifestFrame *f)
 {
-	g_autoptr(GError) error = NULL;
 	P2pSession *s = po->session;
 
-	if (po->manifest->entries->len + json_array_get_length(entries) > po->count) {
+	if (po->manifest->entries->len + f->entries->len > po->count) {
 		p2p_transfer_send_reason(s, P2P_FRAME_REJECT, po->xfer, 0, P2P_REASON_PROTOCOL,
 		                         "the manifest has more entries than the offer's count");
 		pending_drop(po);
 		return;
 	}
-	if (!p2p_manifest_append_json(po->manifest, entries, FALSE, &error)) {
-		p2p_transfer_send_reason(s, P2P_FRAME_REJECT, po->xfer, 0, P2P_REASON_PROTOCOL,
-		                         error->message);
-		pending_drop(po);
-		return;
-	}
+	p2p_manifest_take(po->manifest, f);
 	if (po->manifest->entries->len == po->count)
 		offer_complete(d, s, po);
 }
 
-void
-p2p_receive_offer(P2pDaemon *d, P2pSession *s, JsonObject *o)
+/* An OFFER (offer TRUE) or MANIFEST frame, decoded; FALSE after telling the peer what was
+ * wrong with it. A bad entry refuses the offer (the peer learns which entry and why); a
+ * frame that is not what the protocol says ends the session. */
+static gboolean
+decode_manifest_frame(P2pSession *s, GBytes *payload, gboolean offer, P2pManifestFrame *f)
 {
-	OfferFields f = { 0 };
 	g_autoptr(GError) error = NULL;
+	const char *name = offer ? "OFFER" : "MANIFEST";
+	gsize len;
+	const char *text = g_bytes_get_data(payload, &len);
+
+	if (len == 0 || !p2p_json_check_depth(text, len, P2P_JSONRPC_MAX_DEPTH, &error)) {
+		p2p_transfer_protocol_error(s, "bad %s: %s", name,
+		                            error ? error->message : "empty payload");
+		return FALSE;
+	}
+	if (!p2p_manifest_frame_decode(text, len, f, &error)) {
+		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA) && f->has_xfer) {
+			/* a bad entry: that offer is refused, the session goes on */
+			PendingOffer *po = offer ? NULL : pending_find(s, f->xfer);
+			p2p_transfer_send_reason(s, P2P_FRAME_REJECT, f->xfer, 0, P2P_REASON_PROTOCOL,
+			                         error->message);
+			if (po)
+				pending_drop(po);
+		} else {
+			p2p_transfer_protocol_error(s, "bad %s: %s", name, error->message);
+		}
+		p2p_manifest_frame_clear(f);
+		return FALSE;
+	}
+	const char *missing = !f->has_xfer               ? "xfer"
+	                      : offer && !f->has_count   ? "count"
+	                      : offer && !f->has_bytes   ? "bytes"
+	                      : !f->has_entries          ? "entries"
+	                                                 : NULL;
+	if (missing) {
+		p2p_transfer_protocol_error(s, "bad %s: missing member \"%s\" (%s)", name, missing,
+		                            strcmp(missing, "entries") == 0 ? "an array"
+		                                                            : "a non-negative integer");
+		p2p_manifest_frame_clear(f);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+void
+p2p_receive_offer(P2pDaemon *d, P2pSession *s, GBytes *payload)
+{
+	P2pManifestFrame f;
 	const char *peer = p2p_session_peer_id(s);
 	guint pending = 0;
 
-	if (!p2p_schema_decode(o, offer_fields, &f, &error)) {
-		p2p_transfer_protocol_error(s, "bad OFFER: %s", error->message);
+	if (!decode_manifest_frame(s, payload, TRUE, &f))
 		return;
-	}
 	P2pTransfer *t = p2p_transfer_find(d, s, FALSE, f.xfer);
 	if ((t && p2p_transfer_is_active(t)) || pending_find(s, f.xfer)) {
 		p2p_transfer_protocol_error(s, "OFFER reuses transfer id %" G_GUINT64_FORMAT, f.xfer);
+		p2p_manifest_frame_clear(&f);
 		return;
 	}
 	for (GList *l = pending_offers; l; l = l->next)
@@ -716,6 +785,7 @@ p2p_receive_offer(P2pDaemon *d, P2pSession *s, JsonObject *o)
 	if (f.count == 0) {
 		p2p_transfer_send_reason(s, P2P_FRAME_REJECT, f.xfer, 0, P2P_REASON_PROTOCOL,
 		                         "an offer needs at least one entry");
+		p2p_manifest_frame_clear(&f);
 		return;
 	}
 	if (f.count > d->cfg->max_files || f.count > P2P_OFFER_MAX_ENTRIES) {
@@ -725,11 +795,13 @@ p2p_receive_offer(P2pDaemon *d, P2pSession *s, JsonObject *o)
 		                                     MIN(d->cfg->max_files, P2P_OFFER_MAX_ENTRIES));
 		g_info("session %s: %s", peer, m);
 		p2p_transfer_send_reason(s, P2P_FRAME_REJECT, f.xfer, 0, P2P_REASON_TOO_MANY_FILES, m);
+		p2p_manifest_frame_clear(&f);
 		return;
 	}
 	if (pending >= MAX_PENDING_OFFERS || count_incoming(d, s) >= MAX_INCOMING_PER_PEER) {
 		p2p_transfer_send_reason(s, P2P_FRAME_REJECT, f.xfer, 0, P2P_REASON_DECLINED,
 		                         "too many transfers from you at once");
+		p2p_manifest_frame_clear(&f);
 		return;
 	}
 	PendingOffer *po = g_new0(PendingOffer, 1);
@@ -739,22 +811,21 @@ p2p_receive_offer(P2pDaemon *d, P2pSession *s, JsonObject *o)
 	po->bytes = f.bytes;
 	po->manifest = p2p_manifest_new();
 	pending_offers = g_list_append(pending_offers, po);
-	pending_add(d, po, f.entries);
+	pending_add(d, po, &f);
+	p2p_manifest_frame_clear(&f);
 }
 
 void
-p2p_receive_manifest(P2pDaemon *d, P2pSession *s, JsonObject *o)
+p2p_receive_manifest(P2pDaemon *d, P2pSession *s, GBytes *payload)
 {
-	OfferFields f = { 0 };
-	g_autoptr(GError) error = NULL;
+	P2pManifestFrame f;
 
-	if (!p2p_schema_decode(o, manifest_fields, &f, &error)) {
-		p2p_transfer_protocol_error(s, "bad MANIFEST: %s", error->message);
+	if (!decode_manifest_frame(s, payload, FALSE, &f))
 		return;
-	}
 	PendingOffer *po = pending_find(s, f.xfer);
 	if (po) /* else an offer refused at its first frame: the rest is dropped */
-		pending_add(d, po, f.entries);
+		pending_add(d, po, &f);
+	p2p_manifest_frame_clear(&f);
 }
 
 /* ---- data, file ends, batches ----------------------------------------------------------- */
@@ -817,12 +888,14 @@ p2p_receive_data(P2pDaemon *d, P2pSession *s, GBytes *payload)
 		                  "for entry %u", e->size, file);
 		return;
 	}
-	if (t->fd < 0 && !open_target(t, &error)) {
+	if (t->fd < 0 && t->small == NULL && !start_file(t, &error)) {
 		g_warning("transfer %s: %s", t->id, error->message);
 		write_failed(t, error->code == G_IO_ERROR_NO_SPACE ? ENOSPC : EIO);
 		return;
 	}
-	for (gsize done = 0; done < len;) {
+	if (t->small) /* hashed below, written whole after its FILE_END */
+		g_byte_array_append(t->small, data, len);
+	for (gsize done = 0; t->small == NULL && done < len;) {
 		ssize_t n = pwrite(t->fd, data + done, len - done, (off_t)(t->cur_off + done));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -846,17 +919,44 @@ sync_batch(P2pTransfer *t)
 	g_clear_handle_id(&t->sync_timer, g_source_remove);
 	if (t->pending == 0)
 		return TRUE;
-	if (syncfs(t->staging_fd) != 0) {
-		p2p_transfer_fail(t, P2P_FRAME_CANCEL, P2P_REASON_IO, "the receiver cannot sync: %s",
-		                  g_strerror(errno));
-		return FALSE;
-	}
-	t->upto = t->cur;
+	/* in the writer's queue, after the files it covers; the ACK goes when it has run */
+	p2p_writer_sync(t->d->writer, t->wdir, t->cur, FALSE);
 	t->pending = 0;
 	t->pending_bytes = 0;
-	p2p_journal_update(t);
-	send_ack(t, t->upto);
 	return TRUE;
+}
+
+/* A failure of the writer thread for t (err an errno), or of a write it ran inline. */
+static void
+writer_failed(P2pTransfer *t, int err, const char *path)
+{
+	g_autofree char *shown = g_strescape(path ? path : "", NULL);
+	g_warning("transfer %s: cannot write \"%s\": %s", t->id, shown, g_strerror(err));
+	write_failed(t, err);
+}
+
+void
+p2p_receive_written(const P2pWriterResult *r, gpointer user)
+{
+	P2pDaemon *d = user;
+	P2pTransfer *t = p2p_transfer_lookup(d, r->transfer);
+
+	/* a transfer that ended, or restarted since (its files are looked at again) */
+	if (t == NULL || t->outgoing || t->wgen != r->gen || !p2p_transfer_is_active(t))
+		return;
+	if (r->err != 0) {
+		writer_failed(t, r->err, r->path);
+		return;
+	}
+	if (!r->sync)
+		return;
+	t->upto = MAX(t->upto, r->upto);
+	if (r->last && t->state == P2P_XFER_TRANSFERRING) {
+		finalize(t);
+		return;
+	}
+	p2p_journal_update(t);
+	send_ack(t, t->upto); /* if a session is up: else the next ACCEPT says it */
 }
 
 static gboolean
@@ -969,7 +1069,7 @@ p2p_receive_file_end(P2pDaemon *d, P2pSession *s, GBytes *payload)
 		return;
 	}
 	P2pEntry *e = p2p_manifest_entry(t->manifest, t->cur);
-	if (t->fd < 0 && !open_target(t, &error)) {
+	if (t->fd < 0 && t->small == NULL && !start_file(t, &error)) {
 		g_warning("transfer %s: %s", t->id, error->message);
 		write_failed(t, EIO);
 		return;
@@ -992,8 +1092,18 @@ p2p_receive_file_end(P2pDaemon *d, P2pSession *s, GBytes *payload)
 		return;
 	}
 	struct timespec ts[2] = { { e->mtime, 0 }, { e->mtime, 0 } };
-	if (((e->mode & process_umask()) && fchmod(t->fd, e->mode) != 0) ||
-	    futimens(t->fd, ts) != 0) {
+	if (t->small) {
+		int err;
+		gsize n = t->small->len;
+		p2p_writer_file(t->d->writer, t->wdir, e->path, g_byte_array_steal(t->small, NULL), n,
+		                e->mode, (e->mode & process_umask()) != 0, e->mtime, &err);
+		g_clear_pointer(&t->small, g_byte_array_unref);
+		if (err != 0) {
+			writer_failed(t, err, e->path);
+			return;
+		}
+	} else if (((e->mode & process_umask()) && fchmod(t->fd, e->mode) != 0) ||
+	           futimens(t->fd, ts) != 0) {
 		p2p_transfer_fail(t, P2P_FRAME_NACK, P2P_REASON_IO, "the receiver cannot set the "
 		                  "mode of \"%s\": %s", e->path, g_strerror(errno));
 		return;
@@ -1008,7 +1118,9 @@ p2p_receive_file_end(P2pDaemon *d, P2pSession *s, GBytes *payload)
 	t->cur = next_file(t, t->cur + 1);
 	t->cur_off = 0;
 	if (t->cur >= t->manifest->entries->len) {
-		finalize(t);
+		/* finalize once the writer has every file on disk */
+		g_clear_handle_id(&t->sync_timer, g_source_remove);
+		p2p_writer_sync(t->d->writer, t->wdir, t->cur, TRUE);
 		return;
 	}
 	if (t->pending_bytes >= BATCH_BYTES || t->pending >= BATCH_FILES)

@@ -12,9 +12,21 @@
 
 #include "p2p-frame.h"
 #include "p2p-jsonrpc.h"
+#include "p2p-log.h"
 #include "p2pd-session.h"
+#include "p2pd-testhooks.h"
 #include "p2pd-transfer.h"
 #include "p2pd-transport.h"
+
+/* Rates are over the last RATE_SAMPLES - 1 seconds: short enough to follow a transfer,
+ * long enough to smooth the sender's 20 ms pacing and TCP bursts. */
+#define RATE_SAMPLES 6
+
+typedef struct {
+	gint64 t; /* monotonic */
+	guint64 in;
+	guint64 out;
+} RateSample;
 
 struct _P2pSession {
 	P2pDaemon *d;
@@ -30,10 +42,25 @@ struct _P2pSession {
 	P2pChannel *channel;
 	P2pChannel *closing;    /* closed, freed with the session */
 	char *path;
+	NiceCandidate *local;   /* the selected pair (copies), for the link report */
+	NiceCandidate *remote;
+	guint path_changes;     /* pairs selected after the session became ready */
 	guint timeout;
 	guint free_timer;
 	gboolean hello_sent;
 	gboolean datagram;       /* p2pd-transport-dgram.c over a non-reliable agent */
+	/* once ready: a 1 s tick samples the channel's counters, pings, watches silence */
+	gboolean peer_pings;    /* its HELLO listed P2P_CAP_PING */
+	guint tick;
+	guint ticks;
+	gint64 ready_at;        /* real time */
+	gint64 last_heard;      /* monotonic: when bytes last came in */
+	guint64 last_in;
+	double srtt_ms;         /* smoothed PING round trip, 0 until the first PONG */
+	RateSample rate[RATE_SAMPLES];
+	guint rate_next;        /* ring index of the next sample */
+	guint rate_count;
+	char **peer_caps;       /* the capabilities in the peer's HELLO */
 };
 
 static void session_destroy(P2pSession *s);
@@ -76,6 +103,12 @@ const char *
 p2p_session_path(P2pSession *s)
 {
 	return s->path;
+}
+
+gboolean
+p2p_session_peer_has_cap(P2pSession *s, const char *cap)
+{
+	return s->peer_caps && g_strv_contains((const char *const *)s->peer_caps, cap);
 }
 
 static void
@@ -170,9 +203,145 @@ selected_pair_cb(NiceAgent *agent, guint stream, guint comp, NiceCandidate *loca
 	g_autofree char *r = cand_describe(remote);
 	const char *proto = local->transport == NICE_CANDIDATE_TRANSPORT_UDP ? "udp" : "tcp";
 
-	g_free(s->path);
+	g_autofree char *old = g_steal_pointer(&s->path);
 	s->path = g_strdup_printf("%s %s <-> %s", proto, l, r);
+	g_clear_pointer(&s->local, nice_candidate_free);
+	g_clear_pointer(&s->remote, nice_candidate_free);
+	s->local = nice_candidate_copy(local);
+	s->remote = nice_candidate_copy(remote);
+	if (s->state == P2P_SESSION_READY && g_strcmp0(old, s->path) != 0) {
+		/* libnice moved the stream to another pair under the live channel */
+		s->path_changes++;
+		p2p_log_fields(G_LOG_LEVEL_INFO, s->peer_id, NULL, -1, p2p_session_path_type(s),
+		               "session %s: path changed from %s to %s", s->peer_id,
+		               old ? old : "?", s->path);
+		return;
+	}
 	g_info("session %s: path %s", s->peer_id, s->path);
+}
+
+/* ---- liveness, round trip and rates -------------------------------------------- */
+
+static void
+send_ping(P2pSession *s)
+{
+	guint8 p[P2P_PING_LEN];
+	guint64 now = (guint64)g_get_monotonic_time();
+
+	for (guint i = 0; i < P2P_PING_LEN; i++)
+		p[i] = now >> (8 * (P2P_PING_LEN - 1 - i));
+	if (p2p_test_hooks && p2p_test_hooks->ping && !p2p_test_hooks->ping(P2P_FRAME_PING))
+		return;
+	p2p_channel_send(s->channel, P2P_FRAME_PING, p, sizeof(p), NULL);
+}
+
+static gboolean
+tick_cb(gpointer data)
+{
+	P2pSession *s = data;
+	gint64 now = g_get_monotonic_time();
+	RateSample *r = &s->rate[s->rate_next];
+
+	if (s->channel == NULL)
+		return G_SOURCE_CONTINUE;
+	r->t = now;
+	p2p_channel_get_counters(s->channel, &r->in, &r->out);
+	s->rate_next = (s->rate_next + 1) % RATE_SAMPLES;
+	s->rate_count = MIN(s->rate_count + 1, RATE_SAMPLES);
+	if (r->in != s->last_in) {
+		s->last_in = r->in;
+		s->last_heard = now;
+	}
+	/* a peer that pings speaks every P2P_PING_INTERVAL_S: its silence means the path
+	 * died, whatever ICE says (an ICE-TCP pair can hang without failing) */
+	if (s->peer_pings && now - s->last_heard > P2P_PEER_SILENCE_S * G_USEC_PER_SEC) {
+		g_autofree char *m = g_strdup_printf("nothing heard from %s for %d s over %s: "
+		                                     "the path is gone", s->peer_id,
+		                                     P2P_PEER_SILENCE_S, s->path ? s->path : "?");
+		g_warning("session %s: %s", s->peer_id, m);
+		s->tick = 0;
+		p2p_transfers_session_closed(s->d, s, P2P_REASON_DISCONNECTED, m);
+		send_signal(s, P2P_SK_BYE, NULL);
+		session_destroy(s);
+		return G_SOURCE_REMOVE;
+	}
+	if (s->peer_pings && ++s->ticks % P2P_PING_INTERVAL_S == 0)
+		send_ping(s);
+	return G_SOURCE_CONTINUE;
+}
+
+const char *
+p2p_session_path_type(P2pSession *s)
+{
+	if (s->local == NULL || s->remote == NULL)
+		return NULL;
+	gboolean relayed = s->local->type == NICE_CANDIDATE_TYPE_RELAYED ||
+	                   s->remote->type == NICE_CANDIDATE_TYPE_RELAYED;
+	gboolean udp = s->local->transport == NICE_CANDIDATE_TRANSPORT_UDP;
+	return relayed ? (udp ? "relayed-udp" : "relayed-tcp") : (udp ? "direct-udp" : "direct-tcp");
+}
+
+static JsonObject *
+cand_json(NiceCandidate *c)
+{
+	JsonObject *o = json_object_new();
+	char addr[NICE_ADDRESS_STRING_LEN];
+
+	nice_address_to_string(&c->addr, addr);
+	json_object_set_string_member(o, "type", cand_type(c->type));
+	json_object_set_string_member(o, "address", addr);
+	json_object_set_int_member(o, "port", nice_address_get_port(&c->addr));
+	if (c->type == NICE_CANDIDATE_TYPE_RELAYED) {
+		const char *via = relay_transport(c);
+		/* " (turn-udp)" -> "turn-udp" */
+		if (*via) {
+			g_autofree char *name = g_strndup(via + 2, strlen(via) - 3);
+			json_object_set_string_member(o, "relay", name);
+		}
+	}
+	return o;
+}
+
+JsonObject *
+p2p_session_link_json(P2pSession *s)
+{
+	if (s->state != P2P_SESSION_READY || s->channel == NULL || s->local == NULL ||
+	    s->remote == NULL)
+		return NULL;
+	JsonObject *o = json_object_new();
+	guint64 in = 0, out = 0;
+
+	p2p_channel_get_counters(s->channel, &in, &out);
+	json_object_set_string_member(o, "path", s->path);
+	json_object_set_string_member(o, "type", p2p_session_path_type(s));
+	json_object_set_string_member(o, "transport",
+	                              s->local->transport == NICE_CANDIDATE_TRANSPORT_UDP ? "udp"
+	                                                                                  : "tcp");
+	json_object_set_boolean_member(o, "relayed",
+	                               s->local->type == NICE_CANDIDATE_TYPE_RELAYED ||
+	                                   s->remote->type == NICE_CANDIDATE_TYPE_RELAYED);
+	json_object_set_object_member(o, "local", cand_json(s->local));
+	json_object_set_object_member(o, "remote", cand_json(s->remote));
+	if (s->srtt_ms > 0)
+		json_object_set_double_member(o, "rtt_ms", s->srtt_ms);
+	/* rate over the samples the tick took, up to RATE_SAMPLES - 1 seconds back */
+	double rin = 0, rout = 0;
+	if (s->rate_count >= 2) {
+		RateSample *newest = &s->rate[(s->rate_next + RATE_SAMPLES - 1) % RATE_SAMPLES];
+		RateSample *oldest = &s->rate[s->rate_count < RATE_SAMPLES ? 0 : s->rate_next];
+		double secs = (double)(newest->t - oldest->t) / G_USEC_PER_SEC;
+		if (secs > 0) {
+			rin = (double)(newest->in - oldest->in) / secs;
+			rout = (double)(newest->out - oldest->out) / secs;
+		}
+	}
+	json_object_set_double_member(o, "rate_in", rin);
+	json_object_set_double_member(o, "rate_out", rout);
+	json_object_set_int_member(o, "bytes_in", (gint64)in);
+	json_object_set_int_member(o, "bytes_out", (gint64)out);
+	json_object_set_double_member(o, "since", (double)s->ready_at / G_USEC_PER_SEC);
+	json_object_set_int_member(o, "path_changes", s->path_changes);
+	return o;
 }
 
 /* ---- the channel -------------------------------------------------------------- */
@@ -230,6 +399,8 @@ channel_ready(P2pChannel *c, const char *peer_fp, gpointer data)
 	JsonArray *caps = json_array_new();
 	json_array_add_string_element(caps, "file");
 	json_array_add_string_element(caps, "chat");
+	json_array_add_string_element(caps, P2P_CAP_PING);
+	json_array_add_string_element(caps, P2P_CALL_CAP);
 	json_object_set_int_member(hello, "version", P2P_PEER_VERSION);
 	json_object_set_string_member(hello, "agent", d->cfg->agent);
 	json_object_set_array_member(hello, "caps", caps);
@@ -258,10 +429,67 @@ handle_hello(P2pSession *s, GBytes *payload)
 	}
 	if (s->state == P2P_SESSION_READY)
 		return;
+	/* what the peer understands: a frame type it does not know would end the session */
+	JsonNode *caps = json_object_get_member(o, "caps");
+	g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+	for (guint i = 0; caps && JSON_NODE_HOLDS_ARRAY(caps) &&
+	                  i < MIN(json_array_get_length(json_node_get_array(caps)), 64);
+	     i++) {
+		JsonNode *e = json_array_get_element(json_node_get_array(caps), i);
+		if (JSON_NODE_HOLDS_VALUE(e) && json_node_get_value_type(e) == G_TYPE_STRING &&
+		    strlen(json_node_get_string(e)) <= 32)
+			g_strv_builder_add(b, json_node_get_string(e));
+	}
+	g_strfreev(s->peer_caps);
+	s->peer_caps = g_strv_builder_end(b);
+	s->peer_pings = p2p_session_peer_has_cap(s, P2P_CAP_PING);
 	s->state = P2P_SESSION_READY;
 	g_clear_handle_id(&s->timeout, g_source_remove);
-	g_info("session %s: ready over %s", s->peer_id, s->path ? s->path : "?");
+	s->ready_at = g_get_real_time();
+	s->last_heard = g_get_monotonic_time();
+	s->tick = g_timeout_add_seconds(1, tick_cb, s);
+	if (s->peer_pings)
+		send_ping(s);
+	P2pPeer *peer = p2p_daemon_lookup_peer(s->d, s->peer_id);
+	if (peer)
+		peer->sessions++;
+	p2p_log_fields(G_LOG_LEVEL_INFO, s->peer_id, NULL, -1, p2p_session_path_type(s),
+	               "session %s: ready over %s (session %u with %s in this run)",
+	               s->peer_id, s->path ? s->path : "?", peer ? peer->sessions : 0,
+	               s->peer_id);
 	p2p_transfers_session_ready(s->d, s);
+}
+
+/* PING: echo the bytes. PONG: they are our monotonic clock at the PING, in
+ * microseconds, big-endian; the peer cannot learn or forge anything that matters. */
+static gboolean
+handle_ping(P2pSession *s, guint8 type, GBytes *payload)
+{
+	gsize len = 0;
+	const guint8 *p = g_bytes_get_data(payload, &len);
+
+	if (len != P2P_PING_LEN) {
+		g_autofree char *m = g_strdup_printf("%s frame of %" G_GSIZE_FORMAT " bytes "
+		                                     "(it has %d)", type == P2P_FRAME_PING ?
+		                                     "PING" : "PONG", len, P2P_PING_LEN);
+		p2p_session_close(s, P2P_REASON_PROTOCOL, m);
+		return FALSE;
+	}
+	if (type == P2P_FRAME_PING) {
+		if (!(p2p_test_hooks && p2p_test_hooks->ping && !p2p_test_hooks->ping(P2P_FRAME_PONG)))
+			p2p_channel_send(s->channel, P2P_FRAME_PONG, p, len, NULL);
+		return TRUE;
+	}
+	guint64 sent = 0;
+	for (guint i = 0; i < P2P_PING_LEN; i++)
+		sent = sent << 8 | p[i];
+	gint64 now = g_get_monotonic_time();
+	if (sent > (guint64)now || now - (gint64)sent > 120 * G_USEC_PER_SEC)
+		return TRUE; /* not one of ours (or absurdly late): no sample */
+	double ms = (double)(now - (gint64)sent) / 1000.0;
+	/* RFC 6298's smoothing: one slow answer does not swing the figure */
+	s->srtt_ms = s->srtt_ms > 0 ? 0.875 * s->srtt_ms + 0.125 * ms : ms;
+	return TRUE;
 }
 
 static void
@@ -293,6 +521,10 @@ channel_frame(P2pChannel *c, guint8 type, GBytes *payload, gpointer data)
 		p2p_session_close(s, P2P_REASON_PROTOCOL, "frame before HELLO");
 		return;
 	}
+	if (type == P2P_FRAME_PING || type == P2P_FRAME_PONG) {
+		handle_ping(s, type, payload);
+		return;
+	}
 	p2p_transfers_frame(s->d, s, type, payload);
 }
 
@@ -322,6 +554,11 @@ channel_closed(P2pChannel *c, const GError *error, gpointer data)
 	/* already closed: freed with the session, not closed again */
 	s->closing = g_steal_pointer(&s->channel);
 	p2p_transfers_session_closed(s->d, s, P2P_REASON_DISCONNECTED, m);
+	/* the path died under us (ICE failed, consent lost): our close_notify cannot
+	 * reach the peer that way, the signaling server may; the peer then calls again
+	 * at once instead of waiting for its own consent check to fail */
+	if (error)
+		send_signal(s, P2P_SK_BYE, NULL);
 	session_destroy(s);
 }
 
@@ -368,6 +605,12 @@ timeout_cb(gpointer data)
 
 /* ---- lifecycle ---------------------------------------------------------------- */
 
+static void
+agent_closed_cb(GObject *agent, GAsyncResult *result, gpointer stream)
+{
+	nice_agent_remove_stream(NICE_AGENT(agent), GPOINTER_TO_UINT(stream));
+}
+
 static gboolean
 free_idle(gpointer data)
 {
@@ -383,15 +626,22 @@ free_idle(gpointer data)
 	if (s->agent) {
 		g_signal_handlers_disconnect_by_data(s->agent, s);
 		/* releases TURN allocations now (lifetime 0) rather than leaving them to
-		 * expire on the relay; the task holds the agent until the requests are out */
-		nice_agent_close_async(s->agent, NULL, NULL);
-		nice_agent_remove_stream(s->agent, s->stream);
+		 * expire on the relay; the task holds the agent until the requests are out.
+		 * The stream goes only then: removing it at once closes the sockets the
+		 * deallocations still retransmit on (libnice 0.1.21 skips refreshes that
+		 * close_async already owns), and when the relay does not answer (it
+		 * restarted: lab scenario 6b) a retransmission hits the closed socket and
+		 * libnice aborts (udp-bsd.c: assertion sock->priv != NULL). */
+		nice_agent_close_async(s->agent, agent_closed_cb, GUINT_TO_POINTER(s->stream));
 		g_object_unref(s->agent);
 	}
 	g_free(s->peer_id);
 	g_free(s->peer_fingerprint);
 	g_free(s->sid);
 	g_free(s->path);
+	g_clear_pointer(&s->local, nice_candidate_free);
+	g_clear_pointer(&s->remote, nice_candidate_free);
+	g_strfreev(s->peer_caps);
 	g_free(s);
 	return G_SOURCE_REMOVE;
 }
@@ -405,6 +655,7 @@ session_destroy(P2pSession *s)
 	s->state = P2P_SESSION_CLOSED;
 	s->d->closed_sessions = g_list_prepend(s->d->closed_sessions, s);
 	g_clear_handle_id(&s->timeout, g_source_remove);
+	g_clear_handle_id(&s->tick, g_source_remove);
 	P2pPeer *peer = p2p_daemon_lookup_peer(s->d, s->peer_id);
 	if (peer && peer->session == s)
 		peer->session = NULL;

@@ -37,5 +37,13 @@ P2pChannel *p2p_session_get_channel(P2pSession *s);
 const char *p2p_session_peer_id(P2pSession *s);
 /* "tcp host 127.0.0.1:5000 <-> host 127.0.0.1:6000", or NULL before selection. */
 const char *p2p_session_path(P2pSession *s);
+/* "direct-udp", "direct-tcp", "relayed-udp", "relayed-tcp" (the journal's PATH_TYPE),
+ * or NULL before selection. */
+const char *p2p_session_path_type(P2pSession *s);
+/* The live path of a ready session, as the control protocol shows it (docs/PROTOCOL.md,
+ * "link"): candidates, round trip, rates over the last seconds; NULL when not ready. */
+JsonObject *p2p_session_link_json(P2pSession *s);
+/* Whether the peer's HELLO listed cap (P2P_CALL_CAP ...); FALSE before it came. */
+gboolean p2p_session_peer_has_cap(P2pSession *s, const char *cap);
 
 G_END_DECLS

@@ -1,4 +1,5 @@
-/* p2pd-testhooks.h: a test seam on the sending side of a transfer.
+/* p2pd-testhooks.h: a test seam on the sending side of a transfer, of a call, of chat
+ * and of PING/PONG.
  *
  * tests/hostile-peer sets p2p_test_hooks before it runs the daemon, so that a real p2pd
  * (real ICE, TLS and framing) can tell the lies a broken or hostile peer would tell:
@@ -24,6 +25,13 @@ typedef struct {
 	/* Just before FILE_END goes out: may rewrite the SHA-256 it carries. FALSE: do not
 	 * send it, and go on as if it had been sent. */
 	gboolean (*file_end)(guint8 sha256[32]);
+	/* Before a PING or PONG goes out (type says which): FALSE drops it, a peer that
+	 * lists the "ping" cap and then stays silent. */
+	gboolean (*ping)(guint8 type);
+	/* Just before a CALL frame goes out (p2pd-call.c): may rewrite anything in it. */
+	void (*call)(JsonObject *frame);
+	/* Just before a CHAT frame goes out (p2pd-chat.c): may rewrite anything in it. */
+	void (*chat)(JsonObject *frame);
 } P2pTestHooks;
 
 extern const P2pTestHooks *p2p_test_hooks;

@@ -37,6 +37,15 @@ char *p2p_hex(const guint8 *data, gsize len);
 /* Starts t->md over (a SHA-256 context kept for the whole transfer) and hashes the
  * first len bytes of fd into it (a resumed file's bytes already on disk). */
 gboolean p2p_digest_start(P2pTransfer *t, int fd, guint64 len, GError **error);
+/* The same, but a prefix longer than P2P_DIGEST_INLINE is hashed on a worker thread, so
+ * that resuming a large file does not stop the main loop (ICE consent checks, other
+ * peers) for seconds: then t->hashing is set, TRUE returned, and done(t, error) called
+ * from the main loop once t->md is ready, unless t's I/O was released meanwhile
+ * (pause, end). FALSE with error when the prefix cannot be read inline. */
+#define P2P_DIGEST_INLINE (16 * 1024 * 1024)
+typedef void (*P2pDigestDone)(P2pTransfer *t, const GError *error);
+gboolean p2p_digest_start_async(P2pTransfer *t, int fd, guint64 len, P2pDigestDone done,
+                                GError **error);
 /* A transfer bound to s, by direction and wire id. */
 P2pTransfer *p2p_transfer_find(P2pDaemon *d, P2pSession *s, gboolean outgoing, guint64 xfer);
 /* Any transfer with this peer, direction and wire id, in memory or the journal. */
@@ -46,8 +55,8 @@ P2pTransfer *p2p_transfer_find_wire(P2pDaemon *d, const char *peer, gboolean out
 void p2p_transfer_protocol_error(P2pSession *s, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 /* The receiver (p2pd-receive.c). */
-void p2p_receive_offer(P2pDaemon *d, P2pSession *s, JsonObject *o);
-void p2p_receive_manifest(P2pDaemon *d, P2pSession *s, JsonObject *o);
+void p2p_receive_offer(P2pDaemon *d, P2pSession *s, GBytes *payload);
+void p2p_receive_manifest(P2pDaemon *d, P2pSession *s, GBytes *payload);
 void p2p_receive_data(P2pDaemon *d, P2pSession *s, GBytes *payload);
 void p2p_receive_file_end(P2pDaemon *d, P2pSession *s, GBytes *payload);
 gboolean p2p_receive_accept(P2pTransfer *t, const char *output, GError **error);

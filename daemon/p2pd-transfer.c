@@ -19,6 +19,7 @@
 #include "p2p-frame.h"
 #include "p2p-jsonrpc.h"
 #include "p2p-log.h"
+#include "p2pd-call.h"
 #include "p2pd-chat.h"
 #include "p2pd-inbox.h"
 #include "p2pd-journal.h"
@@ -137,6 +138,11 @@ p2p_transfer_release_io(P2pTransfer *t)
 	if (t->fd >= 0)
 		close(t->fd);
 	t->fd = -1;
+	if (t->hashing) {
+		t->hashing = FALSE;
+		t->hash_gen++; /* the worker's result will be dropped */
+	}
+	g_clear_pointer(&t->small, g_byte_array_unref);
 	g_clear_handle_id(&t->rate_timer, g_source_remove);
 }
 
@@ -175,6 +181,7 @@ p2p_transfer_free(P2pTransfer *t)
 	g_array_unref(t->root_fds);
 	if (t->staging_fd >= 0)
 		close(t->staging_fd);
+	g_clear_pointer(&t->wdir, p2p_writer_dir_unref);
 	g_clear_handle_id(&t->expire_timer, g_source_remove);
 	p2p_manifest_free(t->manifest);
 	g_free(t->id);
@@ -254,6 +261,8 @@ p2p_transfer_finish(P2pTransfer *t, P2pTransferState st, const char *code, const
 	g_clear_handle_id(&t->sync_timer, g_source_remove);
 	if (!t->outgoing && st != P2P_XFER_COMPLETE)
 		p2p_receive_remove_staging(t);
+	/* the journal's PATH_TYPE of the session it ends on, when there is one */
+	const char *path_type = t->session ? p2p_session_path_type(t->session) : NULL;
 	t->state = st;
 	t->finished = g_get_real_time();
 	t->session = NULL;
@@ -266,13 +275,13 @@ p2p_transfer_finish(P2pTransfer *t, P2pTransferState st, const char *code, const
 	p2p_journal_update(t);
 	g_clear_pointer(&t->manifest, p2p_manifest_free);
 	if (st == P2P_XFER_COMPLETE) {
-		p2p_log_fields(G_LOG_LEVEL_INFO, t->peer, t->id, (gint64)t->size, NULL,
+		p2p_log_fields(G_LOG_LEVEL_INFO, t->peer, t->id, (gint64)t->size, path_type,
 		               "transfer %s: %s %s %s: %u files, %" G_GUINT64_FORMAT " bytes verified",
 		               t->id, t->name, t->outgoing ? "to" : "from", t->peer, t->files,
 		               t->size);
 		p2p_transfer_emit(t, P2P_E_TRANSFER_COMPLETE);
 	} else {
-		p2p_log_fields(G_LOG_LEVEL_INFO, t->peer, t->id, (gint64)t->bytes, NULL,
+		p2p_log_fields(G_LOG_LEVEL_INFO, t->peer, t->id, (gint64)t->bytes, path_type,
 		               "transfer %s: %s: %s", t->id, p2p_transfer_state_name(st), message);
 		p2p_transfer_emit(t, P2P_E_TRANSFER_FAILED);
 	}
@@ -399,6 +408,96 @@ p2p_digest_start(P2pTransfer *t, int fd, guint64 len, GError **error)
 		EVP_DigestUpdate(t->md, buf, n);
 		off += n;
 	}
+	return TRUE;
+}
+
+typedef struct {
+	P2pDaemon *d;
+	char *id;
+	guint gen;
+	int fd;
+	guint64 len;
+	P2pDigestDone done;
+} PrefixJob;
+
+static void
+prefix_job_free(gpointer data)
+{
+	PrefixJob *j = data;
+	close(j->fd);
+	g_free(j->id);
+	g_free(j);
+}
+
+static void
+prefix_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancel)
+{
+	PrefixJob *j = data;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	g_autofree guint8 *buf = g_malloc(P2P_DATA_CHUNK * 4);
+
+	EVP_DigestInit_ex2(md, sha256_md(), NULL);
+	for (guint64 off = 0; off < j->len;) {
+		ssize_t n = pread(j->fd, buf, MIN((guint64)P2P_DATA_CHUNK * 4, j->len - off), (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			EVP_MD_CTX_free(md);
+			g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_FAILED,
+			                        "cannot read back the first %" G_GUINT64_FORMAT
+			                        " bytes: %s", j->len,
+			                        n < 0 ? g_strerror(errno) : "the file is shorter");
+			return;
+		}
+		EVP_DigestUpdate(md, buf, n);
+		off += n;
+	}
+	g_task_return_pointer(task, md, (GDestroyNotify)EVP_MD_CTX_free);
+}
+
+static void
+prefix_done(GObject *source, GAsyncResult *res, gpointer user)
+{
+	PrefixJob *j = g_task_get_task_data(G_TASK(res));
+	g_autoptr(GError) error = NULL;
+	EVP_MD_CTX *md = g_task_propagate_pointer(G_TASK(res), &error);
+	P2pTransfer *t = p2p_transfer_lookup(j->d, j->id);
+
+	if (t == NULL || !t->hashing || t->hash_gen != j->gen) {
+		EVP_MD_CTX_free(md); /* paused or ended meanwhile */
+		return;
+	}
+	t->hashing = FALSE;
+	if (md != NULL) {
+		EVP_MD_CTX_free(t->md);
+		t->md = md;
+	}
+	j->done(t, error);
+}
+
+gboolean
+p2p_digest_start_async(P2pTransfer *t, int fd, guint64 len, P2pDigestDone done, GError **error)
+{
+	if (len <= P2P_DIGEST_INLINE)
+		return p2p_digest_start(t, fd, len, error);
+	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dup_fd < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+		            "cannot duplicate a descriptor: %s", g_strerror(errno));
+		return FALSE;
+	}
+	PrefixJob *j = g_new0(PrefixJob, 1);
+	j->d = t->d;
+	j->id = g_strdup(t->id);
+	j->gen = ++t->hash_gen;
+	j->fd = dup_fd;
+	j->len = len;
+	j->done = done;
+	sha256_md(); /* fetched here, on the main thread, before the worker uses it */
+	t->hashing = TRUE;
+	g_autoptr(GTask) task = g_task_new(NULL, NULL, prefix_done, NULL);
+	g_task_set_task_data(task, j, prefix_job_free);
+	g_task_run_in_thread(task, prefix_thread);
 	return TRUE;
 }
 
@@ -659,6 +758,20 @@ root_fd(P2pTransfer *t, P2pEntry *e, GError **error)
 	return r;
 }
 
+static void pump(P2pTransfer *t);
+
+/* The bytes the receiver already has are hashed: on with the rest. */
+static void
+source_hashed(P2pTransfer *t, const GError *error)
+{
+	if (error != NULL) {
+		p2p_transfer_fail(t, P2P_FRAME_CANCEL, P2P_REASON_CHANGED, "\"%s\": %s",
+		                  p2p_manifest_entry(t->manifest, t->cur)->path, error->message);
+		return;
+	}
+	pump(t);
+}
+
 /* Opens entry t->cur and checks that it is the file that was offered. */
 static gboolean
 open_source(P2pTransfer *t, GError **error)
@@ -694,14 +807,13 @@ open_source(P2pTransfer *t, GError **error)
 		return FALSE;
 	}
 	t->fd = fd;
-	if (!p2p_digest_start(t, fd, t->cur_off, error)) {
+	if (!p2p_digest_start_async(t, fd, t->cur_off, source_hashed, error)) {
 		g_prefix_error(error, "\"%s\": ", e->path);
 		return FALSE;
 	}
 	return TRUE;
 }
 
-static void pump(P2pTransfer *t);
 
 static gboolean
 rate_tick(gpointer data)
@@ -741,6 +853,8 @@ pump_files(P2pTransfer *t, P2pChannel *c)
 	g_autoptr(GError) error = NULL;
 
 	while (t->state == P2P_XFER_TRANSFERRING && p2p_channel_queued(c) < SEND_HIGH_WATER) {
+		if (t->hashing)
+			return; /* source_hashed pumps again */
 		if (t->fd < 0) {
 			while (t->cur < m->entries->len &&
 			       p2p_manifest_entry(m, t->cur)->type != P2P_ENTRY_FILE)
@@ -757,6 +871,7 @@ pump_files(P2pTransfer *t, P2pChannel *c)
 				                  error->message);
 				return;
 			}
+			continue; /* its prefix may be hashing */
 		}
 		if (!rate_allows(t))
 			return;
@@ -986,6 +1101,14 @@ p2p_transfers_frame(P2pDaemon *d, P2pSession *s, guint8 type, GBytes *payload)
 		p2p_receive_file_end(d, s, payload);
 		return;
 	}
+	if (type == P2P_FRAME_OFFER) {
+		p2p_receive_offer(d, s, payload);
+		return;
+	}
+	if (type == P2P_FRAME_MANIFEST) {
+		p2p_receive_manifest(d, s, payload);
+		return;
+	}
 	g_autoptr(JsonObject) o = p2p_frame_parse_json(payload, &error);
 	if (o == NULL) {
 		p2p_transfer_protocol_error(s, "bad frame 0x%02x: %s", type, error->message);
@@ -997,11 +1120,8 @@ p2p_transfers_frame(P2pDaemon *d, P2pSession *s, guint8 type, GBytes *payload)
 	case P2P_FRAME_TYPING:
 		p2p_chat_frame(d, s, type, o);
 		break;
-	case P2P_FRAME_OFFER:
-		p2p_receive_offer(d, s, o);
-		break;
-	case P2P_FRAME_MANIFEST:
-		p2p_receive_manifest(d, s, o);
+	case P2P_FRAME_CALL:
+		p2p_call_frame(d, s, o);
 		break;
 	case P2P_FRAME_ACCEPT:
 	case P2P_FRAME_REJECT:
@@ -1141,6 +1261,7 @@ p2p_transfers_session_ready(P2pDaemon *d, P2pSession *s)
 		g_clear_handle_id(&peer->retry, g_source_remove);
 	}
 	p2p_chat_session_ready(d, s);
+	p2p_call_session_ready(d, s);
 	for (guint i = 0; i < all->len; i++) {
 		P2pTransfer *t = all->pdata[i];
 		if (!t->outgoing || strcmp(t->peer, peer_id) != 0)
@@ -1183,6 +1304,7 @@ p2p_transfers_session_closed(P2pDaemon *d, P2pSession *s, const char *code,
 	gboolean pause = g_strcmp0(code, P2P_REASON_DISCONNECTED) == 0;
 
 	p2p_receive_session_closed(d, s);
+	p2p_call_session_closed(d, s, taken_over);
 	for (guint i = 0; i < all->len; i++) {
 		P2pTransfer *t = all->pdata[i];
 		if (!p2p_transfer_is_active(t))

@@ -11,6 +11,7 @@
 
 #include "p2pd-daemon.h"
 #include "p2pd-manifest.h"
+#include "p2pd-writer.h"
 
 G_BEGIN_DECLS
 
@@ -60,6 +61,8 @@ struct _P2pTransfer {
 	guint cur;
 	guint64 cur_off;
 	int fd;
+	gboolean hashing;     /* a worker thread hashes the bytes before cur_off (resume) */
+	guint hash_gen;       /* bumped when that hashing is abandoned */
 	EVP_MD_CTX *md;
 	guint upto;           /* entries < upto acknowledged durable by the receiver */
 
@@ -73,6 +76,9 @@ struct _P2pTransfer {
 	/* receiver */
 	char *staging;        /* OUTPUT/.p2pd-partial/ID.d while receiving */
 	int staging_fd;
+	GByteArray *small;    /* the file being received, when it goes through the writer */
+	P2pWriterDir *wdir;   /* the staging directory as the writer sees it */
+	guint wgen;           /* bumped by every (re)start, so late results are told apart */
 	guint pending;        /* verified files not synced yet */
 	guint64 pending_bytes;
 	guint sync_timer;
@@ -100,6 +106,8 @@ gboolean p2p_transfer_is_single_file(P2pTransfer *t);
 /* Daemon start: loads the journal (active transfers continue, recent history is
  * listed) and removes staging left by transfers that are gone. */
 void p2p_transfers_load(P2pDaemon *d);
+/* What the writer thread did for a receiving transfer (P2pWriterFunc; user = d). */
+void p2p_receive_written(const P2pWriterResult *r, gpointer user);
 /* Session and presence events. */
 void p2p_transfers_peer_online(P2pDaemon *d, P2pPeer *peer);
 void p2p_transfers_session_ready(P2pDaemon *d, P2pSession *s);

@@ -317,6 +317,66 @@ data_dir_index(guint64 offset, guint8 *buf, gsize *len, guint64 *xfer, guint32 *
 	return TRUE;
 }
 
+/* A peer that lists the "ping" cap and never sends PING or PONG. */
+static gboolean
+ping_never(guint8 type)
+{
+	return FALSE;
+}
+
+/* ---- CALL frames (p2pd-call-hostile.sh) ---- */
+
+/* ---- CHAT frames (p2pd-chat-hostile.sh) ---- */
+
+static void
+chat_bad_id(JsonObject *frame)
+{
+	json_object_set_string_member(frame, "id", "../../etc/passwd");
+}
+
+static void
+chat_empty(JsonObject *frame)
+{
+	json_object_set_string_member(frame, "text", "");
+}
+
+static void
+chat_big(JsonObject *frame)
+{
+	g_autofree char *text = g_strnfill(P2P_CHAT_MAX_TEXT + 1, 'x');
+	json_object_set_string_member(frame, "text", text);
+}
+
+static void
+chat_no_ts(JsonObject *frame)
+{
+	json_object_set_string_member(frame, "ts", "yesterday");
+}
+
+static void
+call_bad_id(JsonObject *frame)
+{
+	json_object_set_string_member(frame, "call", "not-16-hex-digit");
+}
+
+/* Speaks for a call of someone else's: the id in $HOSTILE_CALL, in every frame but
+ * the RING that starts mallory's own call. */
+static void
+call_foreign(JsonObject *frame)
+{
+	const char *id = g_getenv("HOSTILE_CALL");
+	if (id && g_strcmp0(json_object_get_string_member_with_default(frame, "kind", ""),
+	                    P2P_CALL_RING) != 0)
+		json_object_set_string_member(frame, "call", id);
+}
+
+static void
+call_big_sdp(JsonObject *frame)
+{
+	g_autofree char *sdp = g_strnfill(P2P_CALL_MAX_SDP + 1, 'v');
+	json_object_set_string_member(frame, "sdp", sdp);
+}
+
 static const struct {
 	const char *mode;
 	P2pTestHooks hooks;
@@ -358,6 +418,15 @@ static const struct {
 	{ "m-sum", { .offer = m_sum }, "bytes one more than the sum of the sizes" },
 	{ "m-count-less", { .offer = m_count_less }, "count one less than the entries" },
 	{ "m-size-small", { .offer = m_size_small }, "tree/sub/b.bin offered 1000 bytes short" },
+	/* lies in CALL frames (p2pd-call-hostile.sh) */
+	{ "chat-bad-id", { .chat = chat_bad_id }, "a chat message id that is not 16 hex digits" },
+	{ "chat-empty", { .chat = chat_empty }, "an empty chat message" },
+	{ "chat-big", { .chat = chat_big }, "a chat message one byte over the limit" },
+	{ "chat-bad-ts", { .chat = chat_no_ts }, "a chat message whose ts is a string" },
+	{ "call-bad-id", { .call = call_bad_id }, "a call id that is not 16 hex digits" },
+	{ "call-foreign", { .call = call_foreign },
+	  "frames for the call $HOSTILE_CALL, someone else's" },
+	{ "call-big-sdp", { .call = call_big_sdp }, "an sdp member one byte over the limit" },
 	{ "m-size-big", { .offer = m_size_big }, "tree/sub/b.bin offered 1000 bytes long" },
 	{ "m-size-huge", { .offer = m_size_huge }, "tree/sub/b.bin offered 2 MiB long" },
 	{ "m-size-negative", { .offer = m_size_negative }, "tree/sub/b.bin offered at -100000 bytes" },
@@ -367,6 +436,8 @@ static const struct {
 	{ "m-bad-index", { .data = data_bad_index }, "DATA for entry 1000, never offered" },
 	{ "m-dir-index", { .data = data_dir_index }, "DATA for entry 0, a directory" },
 	{ "m-wrong-hash", { .file_end = end_wrong_hash }, "a wrong SHA-256 in FILE_END of a tree's file" },
+	/* p2pd-silent-peer.sh */
+	{ "mute", { .ping = ping_never }, "list the ping cap, never send PING or PONG" },
 };
 
 int

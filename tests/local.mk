@@ -33,11 +33,16 @@ P2PD_INTEGRATION_TESTS = \
 	tests/integration/p2pd-tree.sh \
 	tests/integration/p2pd-transfer-edges.sh \
 	tests/integration/p2pd-chat.sh \
+	tests/integration/p2pd-call.sh \
+	tests/integration/p2pd-call-hostile.sh \
+	tests/integration/p2pd-chat-hostile.sh \
 	tests/integration/p2pd-resume-receiver.sh \
+	tests/integration/p2pd-resume-tree.sh \
 	tests/integration/p2pd-resume-sender.sh \
 	tests/integration/p2pd-manual.sh \
 	tests/integration/p2pd-tree-diskfull.sh \
 	tests/integration/p2pd-hostile-manifest.sh \
+	tests/integration/p2pd-silent-peer.sh \
 	tests/integration/p2pd-reload.sh \
 	tests/integration/systemd-units.sh \
 	tests/integration/completion.sh \

@@ -20,7 +20,7 @@ complete_words() {
 }
 
 complete_words "$P2PCTL" _p2pctl p2pctl "" >"$T/c"
-for c in info list send log-level help; do
+for c in info list send call answer hangup calls log-level help; do
 	grep -qx "$c" "$T/c" || fail "p2pctl <TAB> does not offer $c: $(tr '\n' ' ' <"$T/c")"
 done
 complete_words "$P2PCTL" _p2pctl p2pctl lo >"$T/c"

@@ -31,6 +31,8 @@
 #   lab_flush_nat ROUTER       drop every NAT mapping of ROUTER (conntrack -F): the
 #                              path dies under a live session (scenario 6)
 #   lab_restart_signald        stop p2p-signald and start it again (scenario 7)
+#   lab_restart_turnserver     stop coturn and start it again: every allocation is
+#                              gone (scenario 6b)
 
 LAB_PUB_NET=10.99.0
 LAB_SRV=$LAB_PUB_NET.2
@@ -335,4 +337,10 @@ lab_restart_signald() {
 	kill "$SIGNALD_PID" 2>/dev/null || true
 	wait "$SIGNALD_PID" 2>/dev/null || true
 	lab_signald
+}
+
+lab_restart_turnserver() {
+	kill "$TURN_PID" 2>/dev/null || true
+	wait "$TURN_PID" 2>/dev/null || true
+	lab_turnserver
 }

@@ -9,7 +9,10 @@ NETLAB_TESTS = \
 	tests/netlab/nat-udp-blocked.sh \
 	tests/netlab/nat-symmetric.sh \
 	tests/netlab/nat-turn-tcp.sh \
-	tests/netlab/nat-signald-restart.sh
+	tests/netlab/nat-signald-restart.sh \
+	tests/netlab/nat-flush.sh \
+	tests/netlab/nat-relay-restart.sh \
+	tests/netlab/nat-tcp-cut.sh
 TESTS += $(NETLAB_TESTS)
 EXTRA_DIST += $(NETLAB_TESTS) tests/netlab/lab.sh
 

@@ -140,6 +140,9 @@ test_unknown_type(void)
 	g_assert_null(p2p_frame_type_name(0));
 	g_assert_null(p2p_frame_type_name(0xff));
 	g_assert_cmpstr(p2p_frame_type_name(P2P_FRAME_DATA), ==, "data");
+	g_assert_cmpstr(p2p_frame_type_name(P2P_FRAME_PING), ==, "ping");
+	g_assert_cmpstr(p2p_frame_type_name(P2P_FRAME_PONG), ==, "pong");
+	g_assert_null(p2p_frame_type_name(P2P_FRAME_PONG + 1));
 
 	p2p_frame_reader_init(&r);
 	/* the type byte alone is enough to refuse */

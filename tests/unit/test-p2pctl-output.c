@@ -340,6 +340,36 @@ test_transfer_lines(void)
 	           "from bob, now complete, saving into /x");
 }
 
+/* watch's lines for call events: escaped peer text, the state with what the page said */
+static void
+test_call_events(void)
+{
+	g_autoptr(JsonNode) ringing = json_from_string(
+		"{\"call\":\"8442d59414fd01b5\",\"peer\":\"bo\\u001bb\",\"direction\":\"in\","
+		"\"state\":\"ringing\",\"page\":false,\"frames_decoded\":0,\"started\":1}", NULL);
+	g_autofree char *in = p2pctl_format_event(P2P_E_CALL_INCOMING, ringing);
+	g_assert_true(g_str_has_suffix(in, " call_incoming 8442d59414fd01b5 from bo\\x1bb "
+	                                   "(p2pctl answer 8442d59414fd01b5)"));
+	g_autoptr(JsonNode) active = json_from_string(
+		"{\"call\":\"c1\",\"peer\":\"bob\",\"direction\":\"out\",\"state\":\"active\","
+		"\"page\":true,\"connection\":\"connected\",\"path\":\"relayed\"}", NULL);
+	g_autofree char *st = p2pctl_format_event(P2P_E_CALL_STATE, active);
+	g_assert_true(g_str_has_suffix(st, " call_state c1 to bob: active, connected, relayed"));
+	g_autoptr(JsonNode) nopage = json_from_string(
+		"{\"call\":\"c1\",\"peer\":\"bob\",\"direction\":\"out\",\"state\":\"active\"}",
+		NULL);
+	g_autofree char *np = p2pctl_format_event(P2P_E_CALL_STATE, nopage);
+	g_assert_true(g_str_has_suffix(np, " call_state c1 to bob: active, page not open"));
+	g_autoptr(JsonNode) ended = json_from_string(
+		"{\"call\":\"c1\",\"peer\":\"bob\",\"direction\":\"in\",\"state\":\"ended\","
+		"\"reason\":\"hangup\",\"message\":\"bob hung up\"}", NULL);
+	g_autofree char *en = p2pctl_format_event(P2P_E_CALL_ENDED, ended);
+	g_assert_true(g_str_has_suffix(en, " call_ended c1 from bob: ended: hangup (bob hung up)"));
+	g_autoptr(JsonNode) junk = json_from_string("[1]", NULL);
+	g_autofree char *jv = p2pctl_format_event(P2P_E_CALL_ENDED, junk);
+	g_assert_true(g_str_has_suffix(jv, " call_ended (unreadable)"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -354,5 +384,6 @@ main(int argc, char **argv)
 	g_test_add_func("/p2pctl/output/table", test_table);
 	g_test_add_func("/p2pctl/output/transfer-tree", test_transfer_tree);
 	g_test_add_func("/p2pctl/output/transfer-lines", test_transfer_lines);
+	g_test_add_func("/p2pctl/output/call-events", test_call_events);
 	return g_test_run();
 }

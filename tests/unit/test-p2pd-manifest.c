@@ -123,21 +123,25 @@ test_walk(void)
 	rm_rf(base);
 }
 
-/* Builds a manifest from JSON text as a receiver would, and checks it. */
+/* Builds a manifest from an OFFER's entries as a receiver would, and checks it. */
 static gboolean
 check_json(const char *json, guint64 bytes, const char **code, char **message)
 {
-	g_autoptr(JsonParser) p = json_parser_new();
+	g_autofree char *offer = g_strdup_printf("{\"xfer\":7,\"entries\":%s}", json);
 	g_autoptr(P2pManifest) m = p2p_manifest_new();
 	g_autoptr(GError) error = NULL;
+	P2pManifestFrame f;
 
-	g_assert_true(json_parser_load_from_data(p, json, -1, NULL));
-	JsonArray *a = json_node_get_array(json_parser_get_root(p));
-	if (!p2p_manifest_append_json(m, a, FALSE, &error)) {
+	if (!p2p_manifest_frame_decode(offer, strlen(offer), &f, &error)) {
+		g_assert_true(g_error_matches(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA));
+		g_assert_true(f.has_xfer && f.xfer == 7);
+		p2p_manifest_frame_clear(&f);
 		*code = "decode";
 		*message = g_strdup(error->message);
 		return FALSE;
 	}
+	p2p_manifest_take(m, &f);
+	p2p_manifest_frame_clear(&f);
 	if (!p2p_manifest_check(m, bytes, code, &error)) {
 		*message = g_strdup(error->message);
 		return FALSE;
@@ -188,6 +192,18 @@ test_check(void)
 		{ "[{\"path\":\"a\",\"type\":\"link\"}]", 0, "decode", "needs a target" },
 		{ "[{\"path\":\"a\",\"type\":\"dir\",\"size\":4}]", 4, "decode", "only files" },
 		{ "[{\"path\":\"a\",\"size\":1,\"owner\":0}]", 1, "decode", "owner" },
+		{ "[{\"path\":\"a\",\"size\":1,\"owner\":{\"x\":[1,[2]]}},{\"path\":\"b\"}]", 1,
+		  "decode", "entry 0: unknown member \"owner\"" },
+		{ "[{\"path\":\"a\",\"size\":-1}]", 0, "decode", "non-negative integer" },
+		{ "[{\"path\":\"a\",\"size\":1.5}]", 0, "decode", "non-negative integer" },
+		{ "[{\"path\":\"a\",\"size\":\"1\"}]", 1, "decode", "non-negative integer" },
+		{ "[{\"path\":7}]", 0, "decode", "member \"path\" must be a string" },
+		{ "[{\"path\":\"a\"},{\"size\":1}]", 1, "decode", "entry 1: missing member \"path\"" },
+		{ "[{\"path\":null}]", 0, "decode", "missing member \"path\"" },
+		{ "[{\"path\":\"a\",\"target\":\"x\",\"target\":null}]", 0, NULL, NULL },
+		{ "[{\"path\":\"a\\u0000b\"}]", 0, "decode", "NUL" },
+		{ "[[\"a\"]]", 0, "decode", "entry 0: not an object" },
+		{ "[{\"path\":\"a\",\"mtime\":-5,\"mode\":420}]", 0, NULL, NULL },
 	};
 	for (gsize i = 0; i < G_N_ELEMENTS(cases); i++) {
 		const char *code = NULL;
@@ -206,11 +222,54 @@ test_check(void)
 	}
 }
 
+/* The frame around the entries: its members in any order, and what is not a frame. */
+static void
+test_frame(void)
+{
+	static const char *bad[] = {
+		"[1]", "7", "{\"xfer\":1,\"entries\":[]} {}", "{\"xfer\":\"1\"}",
+		"{\"xfer\":1,\"count\":-1}", "{\"xfer\":1,\"entries\":{}}", "{\"xfer\":1,\"more\":2}",
+		"{\"xfer\":1,\"entries\":[", "{\"xfer\":1,\"bytes\":true}", "{\"xfer\":1} trailing",
+		"{\"xfer\":18446744073709551616}",
+	};
+	g_autoptr(GError) error = NULL;
+	P2pManifestFrame f;
+	const char *good = "{\"entries\":[{\"path\":\"d\",\"type\":\"dir\",\"mode\":493},"
+	                   "{\"path\":\"d/f\",\"size\":3,\"mtime\":1700000000}],"
+	                   "\"bytes\":3,\"count\":2,\"xfer\":9223372036854775807}";
+
+	g_assert_true(p2p_manifest_frame_decode(good, strlen(good), &f, &error));
+	g_assert_no_error(error);
+	g_assert_true(f.has_xfer && f.has_count && f.has_bytes && f.has_entries);
+	g_assert_cmpuint(f.xfer, ==, G_MAXINT64);
+	g_assert_cmpuint(f.count, ==, 2);
+	g_assert_cmpuint(f.bytes, ==, 3);
+	g_assert_cmpuint(f.entries->len, ==, 2);
+	P2pEntry *e = f.entries->pdata[1];
+	g_assert_cmpstr(e->path, ==, "d/f");
+	g_assert_cmpint(e->type, ==, P2P_ENTRY_FILE);
+	g_assert_cmpuint(e->size, ==, 3);
+	g_assert_cmpint(e->mtime, ==, 1700000000);
+	g_assert_cmpuint(((P2pEntry *)f.entries->pdata[0])->mode, ==, 0755);
+	p2p_manifest_frame_clear(&f);
+
+	for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+		g_clear_error(&error);
+		if (p2p_manifest_frame_decode(bad[i], strlen(bad[i]), &f, &error))
+			g_error("frame %zu (%s) was accepted", i, bad[i]);
+		if (!g_error_matches(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT))
+			g_error("frame %zu (%s): %s", i, bad[i], error->message);
+		g_assert_cmpstr(error->message, !=, "");
+		p2p_manifest_frame_clear(&f);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/p2pd/manifest/walk", test_walk);
 	g_test_add_func("/p2pd/manifest/check", test_check);
+	g_test_add_func("/p2pd/manifest/frame", test_frame);
 	return g_test_run();
 }
