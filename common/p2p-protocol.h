@@ -102,6 +102,9 @@
 #define P2P_S_N_CLOSING           "closing"      /* {code, reason}: then the server hangs up */
 
 /* signal kinds */
+/* the "transport" member of offer/answer (udp-transport): what the TLS stream runs on */
+#define P2P_TRANSPORT_DATAGRAM    "datagram"
+#define P2P_TRANSPORT_PSEUDOTCP   "pseudotcp"
 #define P2P_SK_OFFER              "offer"        /* ufrag, pwd, session */
 #define P2P_SK_ANSWER             "answer"       /* ufrag, pwd, session */
 #define P2P_SK_CANDIDATE          "candidate"    /* session, candidates[] */

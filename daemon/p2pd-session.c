@@ -134,6 +134,9 @@ send_credentials(P2pSession *s, const char *kind)
 	JsonObject *p = json_object_new();
 	json_object_set_string_member(p, "ufrag", ufrag);
 	json_object_set_string_member(p, "pwd", pwd);
+	/* the answerer takes the offerer's: the two ends must run the same transport */
+	json_object_set_string_member(p, "transport", s->datagram ? P2P_TRANSPORT_DATAGRAM
+	                                                        : P2P_TRANSPORT_PSEUDOTCP);
 	send_signal(s, kind, p);
 }
 
@@ -317,6 +320,8 @@ p2p_session_link_json(P2pSession *s)
 	json_object_set_string_member(o, "transport",
 	                              s->local->transport == NICE_CANDIDATE_TRANSPORT_UDP ? "udp"
 	                                                                                  : "tcp");
+	json_object_set_string_member(o, "carrier", s->datagram ? P2P_TRANSPORT_DATAGRAM
+	                                                      : P2P_TRANSPORT_PSEUDOTCP);
 	json_object_set_boolean_member(o, "relayed",
 	                               s->local->type == NICE_CANDIDATE_TYPE_RELAYED ||
 	                                   s->remote->type == NICE_CANDIDATE_TYPE_RELAYED);
@@ -789,8 +794,10 @@ set_ice_servers(P2pSession *s)
 	}
 }
 
+/* transport: the offerer's choice when answering; NULL when offering (the config's). */
 static P2pSession *
-session_new(P2pDaemon *d, P2pPeer *peer, const char *sid, gboolean controlling, GError **error)
+session_new(P2pDaemon *d, P2pPeer *peer, const char *sid, gboolean controlling,
+            const char *transport, GError **error)
 {
 	P2pConfig *cfg = d->cfg;
 	P2pSession *s = g_new0(P2pSession, 1);
@@ -808,7 +815,8 @@ session_new(P2pDaemon *d, P2pPeer *peer, const char *sid, gboolean controlling, 
 	/* udp-transport=datagram: a non-reliable agent, whose datagrams carry our own
 	 * transport (libnice's reliable flag is per agent, so ICE-TCP pairs carry it too,
 	 * framed as RFC 4571); pseudotcp: libnice's reliable agent, as before */
-	s->datagram = g_strcmp0(cfg->udp_transport, "pseudotcp") != 0;
+	s->datagram = g_strcmp0(transport ? transport : cfg->udp_transport,
+	                        P2P_TRANSPORT_PSEUDOTCP) != 0;
 	s->agent = nice_agent_new_full(g_main_context_default(), NICE_COMPATIBILITY_RFC5245,
 	                               (s->datagram ? 0 : NICE_AGENT_OPTION_RELIABLE) |
 	                                   NICE_AGENT_OPTION_ICE_TRICKLE |
@@ -862,7 +870,7 @@ gather(P2pSession *s, GError **error)
 P2pSession *
 p2p_session_connect(P2pDaemon *d, P2pPeer *peer, GError **error)
 {
-	P2pSession *s = session_new(d, peer, NULL, TRUE, error);
+	P2pSession *s = session_new(d, peer, NULL, TRUE, NULL, error);
 	if (s == NULL)
 		return NULL;
 	/* credentials go out before the first trickled candidate */
@@ -882,6 +890,7 @@ typedef struct {
 	const char *session;
 	const char *ufrag;
 	const char *pwd;
+	const char *transport;
 	JsonArray *candidates;
 } SignalParams;
 
@@ -892,6 +901,7 @@ static const P2pField signal_fields[] = {
 	P2P_FIELD(SignalParams, session, "session", P2P_FIELD_STRING, TRUE, 64),
 	P2P_FIELD(SignalParams, ufrag, "ufrag", P2P_FIELD_STRING, FALSE, 256),
 	P2P_FIELD(SignalParams, pwd, "pwd", P2P_FIELD_STRING, FALSE, 256),
+	P2P_FIELD(SignalParams, transport, "transport", P2P_FIELD_STRING, FALSE, 16),
 	P2P_FIELD(SignalParams, candidates, "candidates", P2P_FIELD_STRV, FALSE, 64),
 	{ NULL },
 };
@@ -958,7 +968,16 @@ p2p_session_handle_signal(P2pDaemon *d, JsonObject *params)
 			}
 			session_destroy(s);
 		}
-		s = session_new(d, peer, p.session, FALSE, &error);
+		/* an offer without "transport" comes from a p2pd of before the datagram
+		 * transport, whose agent was reliable */
+		const char *transport = p.transport ? p.transport : P2P_TRANSPORT_PSEUDOTCP;
+		if (strcmp(transport, P2P_TRANSPORT_DATAGRAM) != 0 &&
+		    strcmp(transport, P2P_TRANSPORT_PSEUDOTCP) != 0) {
+			g_autofree char *shown = g_strescape(transport, NULL);
+			g_warning("session %s: offer for an unknown transport \"%s\"", p.from, shown);
+			return;
+		}
+		s = session_new(d, peer, p.session, FALSE, transport, &error);
 		if (s == NULL) {
 			g_warning("session %s: %s", p.from, error->message);
 			return;

@@ -286,6 +286,7 @@ signald_router_signal(SignaldRouter *r, const SignaldPeer *sender, const Signald
 	add_string(b, "session", sig->session);
 	add_string(b, "ufrag", sig->ufrag);
 	add_string(b, "pwd", sig->pwd);
+	add_string(b, "transport", sig->transport);
 	if (sig->candidates) {
 		json_builder_set_member_name(b, "candidates");
 		json_builder_begin_array(b);

@@ -35,6 +35,7 @@ typedef struct {
 	const char *session;
 	const char *ufrag;
 	const char *pwd;
+	const char *transport; /* offer/answer: which transport the ICE session carries */
 	JsonArray *candidates; /* strings */
 } SignaldSignal;
 

@@ -312,6 +312,7 @@ static const P2pField signal_fields[] = {
 	P2P_FIELD(SignaldSignal, session, "session", P2P_FIELD_STRING, TRUE, SIGNALD_SESSION_MAX),
 	P2P_FIELD(SignaldSignal, ufrag, "ufrag", P2P_FIELD_STRING, FALSE, SIGNALD_ICE_FIELD_MAX),
 	P2P_FIELD(SignaldSignal, pwd, "pwd", P2P_FIELD_STRING, FALSE, SIGNALD_ICE_FIELD_MAX),
+	P2P_FIELD(SignaldSignal, transport, "transport", P2P_FIELD_STRING, FALSE, 16),
 	P2P_FIELD(SignaldSignal, candidates, "candidates", P2P_FIELD_STRV, FALSE,
 	          SIGNALD_CANDIDATES_MAX),
 	{ NULL },

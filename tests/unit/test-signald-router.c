@@ -205,7 +205,7 @@ test_signal(Fixture *f, gconstpointer data)
 	signald_router_add(f->router, dave);
 	g_ptr_array_set_size(f->sent, 0);
 	json_array_add_string_element(cands, "c1");
-	SignaldSignal sig = { "beta.carol", "offer", "s1", "uf", "pw", cands };
+	SignaldSignal sig = { "beta.carol", "offer", "s1", "uf", "pw", "datagram", cands };
 	g_assert_true(signald_router_signal(f->router, alice, &sig, &error));
 	g_assert_no_error(error);
 	g_assert_cmpuint(f->sent->len, ==, 1);
@@ -213,15 +213,15 @@ test_signal(Fixture *f, gconstpointer data)
 	g_autofree char *want = g_strdup_printf(
 		"carol {\"jsonrpc\":\"2.0\",\"method\":\"signal\",\"params\":{\"from\":\"alpha.alice\","
 		"\"fingerprint\":\"%s\",\"kind\":\"offer\",\"session\":\"s1\",\"ufrag\":\"uf\","
-		"\"pwd\":\"pw\",\"candidates\":[\"c1\"]}}\n", fa);
+		"\"pwd\":\"pw\",\"transport\":\"datagram\",\"candidates\":[\"c1\"]}}\n", fa);
 	g_assert_cmpstr(f->sent->pdata[0], ==, want);
 
-	SignaldSignal end = { "alpha.alice", "end", "s1", NULL, NULL, NULL };
+	SignaldSignal end = { "alpha.alice", "end", "s1", NULL, NULL, NULL, NULL };
 	g_assert_true(signald_router_signal(f->router, carol, &end, &error));
 	g_assert_cmpuint(count_sent(f, "alice", "\"from\":\"beta.carol\"", "\"kind\":\"end\""), ==, 1);
 	g_assert_cmpuint(count_sent(f, "alice", "ufrag", NULL), ==, 0);
 
-	SignaldSignal bad = { "alpha.alice", "offer", "s1", NULL, NULL, NULL };
+	SignaldSignal bad = { "alpha.alice", "offer", "s1", NULL, NULL, NULL, NULL };
 	g_assert_false(signald_router_signal(f->router, dave, &bad, &error));
 	g_assert_error(error, P2P_RPC_ERROR, P2P_RPC_UNKNOWN_PEER);
 	g_assert_nonnull(strstr(error->message, "no online peer \"alpha.alice\" visible to you"));
