@@ -60,16 +60,8 @@ typedef struct {
 	char *connection;    /* RTCPeerConnection.connectionState */
 	char *path;          /* "direct" / "relayed" / NULL */
 	guint64 frames_decoded;
-	/* page message rate */
-	double ws_tokens;
-	gint64 ws_last;
+	P2pRateLimit page_rate; /* messages from the page */
 } Call;
-
-/* Per-peer limits on incoming CALL frames. */
-typedef struct {
-	double tokens;
-	gint64 last;
-} PeerRate;
 
 struct _P2pCalls {
 	P2pDaemon *d;
@@ -77,7 +69,7 @@ struct _P2pCalls {
 	guint port;
 	GHashTable *by_id;   /* id -> Call */
 	GQueue ended;        /* ended P2pCalls, oldest first (owned by by_id) */
-	GHashTable *rates;   /* peer id -> PeerRate */
+	GHashTable *rates;   /* peer id -> P2pRateLimit */
 };
 
 static void call_end(Call *c, const char *reason, const char *message, gboolean tell_peer);
@@ -335,8 +327,7 @@ call_new(P2pCalls *cs, const char *id, const char *peer, gboolean outgoing)
 	c->outgoing = outgoing;
 	c->state = CALL_RINGING;
 	c->started = g_get_real_time();
-	c->ws_tokens = P2P_CALL_WS_BURST;
-	c->ws_last = g_get_monotonic_time();
+	p2p_rate_limit_init(&c->page_rate, P2P_CALL_WS_BURST);
 	c->ring_timer = g_timeout_add_seconds(P2P_CALL_RING_TIMEOUT_S, ring_timeout_cb, c);
 	g_hash_table_insert(cs->by_id, c->id, c);
 	return c;
@@ -739,19 +730,6 @@ page_stats(Call *c, const PageMsg *m)
 	}
 }
 
-static gboolean
-page_rate_ok(Call *c)
-{
-	gint64 now = g_get_monotonic_time();
-	c->ws_tokens = MIN((double)P2P_CALL_WS_BURST,
-	                   c->ws_tokens + (now - c->ws_last) / 1e6 * P2P_CALL_WS_RATE);
-	c->ws_last = now;
-	if (c->ws_tokens < 1)
-		return FALSE;
-	c->ws_tokens -= 1;
-	return TRUE;
-}
-
 static void
 page_relay(Call *c, const PageMsg *m)
 {
@@ -776,7 +754,7 @@ ws_message_cb(SoupWebsocketConnection *ws, gint type, GBytes *message, gpointer 
 	PageMsg m = { 0 };
 	g_autoptr(GError) error = NULL;
 
-	if (!page_rate_ok(c)) {
+	if (!p2p_rate_limit_take(&c->page_rate, P2P_CALL_WS_BURST, P2P_CALL_WS_RATE)) {
 		g_warning("call %s: the page sends more than %d messages a second; closing it",
 		          c->id, P2P_CALL_WS_RATE);
 		call_end(c, P2P_REASON_PROTOCOL, "the call page misbehaved (too many messages)", TRUE);
@@ -1032,34 +1010,17 @@ static const P2pField frame_fields[] = {
 	{ NULL },
 };
 
-static gboolean
-id_valid(const char *id)
-{
-	if (strlen(id) != P2P_CALL_ID_LEN)
-		return FALSE;
-	for (const char *p = id; *p; p++)
-		if (!g_ascii_isxdigit(*p))
-			return FALSE;
-	return TRUE;
-}
-
+/* Per-peer limit on incoming CALL frames. */
 static gboolean
 peer_rate_ok(P2pCalls *cs, const char *peer)
 {
-	PeerRate *r = g_hash_table_lookup(cs->rates, peer);
-	gint64 now = g_get_monotonic_time();
+	P2pRateLimit *r = g_hash_table_lookup(cs->rates, peer);
 	if (r == NULL) {
-		r = g_new0(PeerRate, 1);
-		r->tokens = P2P_CALL_IN_BURST;
-		r->last = now;
+		r = g_new0(P2pRateLimit, 1);
+		p2p_rate_limit_init(r, P2P_CALL_IN_BURST);
 		g_hash_table_insert(cs->rates, g_strdup(peer), r);
 	}
-	r->tokens = MIN((double)P2P_CALL_IN_BURST, r->tokens + (now - r->last) / 1e6 * P2P_CALL_IN_RATE);
-	r->last = now;
-	if (r->tokens < 1)
-		return FALSE;
-	r->tokens -= 1;
-	return TRUE;
+	return p2p_rate_limit_take(r, P2P_CALL_IN_BURST, P2P_CALL_IN_RATE);
 }
 
 static void
@@ -1097,7 +1058,8 @@ p2p_call_frame(P2pDaemon *d, P2pSession *s, JsonObject *o)
 	g_autoptr(GError) error = NULL;
 	const char *peer = p2p_session_peer_id(s);
 
-	if (!p2p_schema_decode(o, frame_fields, &f, &error) || !id_valid(f.call)) {
+	if (!p2p_schema_decode(o, frame_fields, &f, &error) ||
+	    !p2p_hex_id_valid(f.call, P2P_CALL_ID_LEN)) {
 		g_autofree char *m = g_strdup_printf("bad call frame: %s",
 		                                     error ? error->message
 		                                           : "call is not 16 hex digits");

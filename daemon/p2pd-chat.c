@@ -24,8 +24,7 @@
 typedef struct {
 	gint64 out_start;   /* monotonic: the current second of chat.send */
 	guint out_count;
-	double in_tokens;   /* CHAT frames this peer may still send now */
-	gint64 in_last;
+	P2pRateLimit in;    /* CHAT frames this peer may still send now */
 	gint64 typing_sent; /* monotonic, last TYPING to this peer */
 } ChatPeer;
 
@@ -37,8 +36,7 @@ chat_peer(P2pDaemon *d, const char *id)
 	ChatPeer *cp = g_hash_table_lookup(d->chat, id);
 	if (cp == NULL) {
 		cp = g_new0(ChatPeer, 1);
-		cp->in_tokens = P2P_CHAT_IN_BURST;
-		cp->in_last = g_get_monotonic_time();
+		p2p_rate_limit_init(&cp->in, P2P_CHAT_IN_BURST);
 		g_hash_table_insert(d->chat, g_strdup(id), cp);
 	}
 	return cp;
@@ -287,39 +285,15 @@ static const P2pField typing_fields[] = {
 	{ NULL },
 };
 
-static gboolean
-id_valid(const char *id)
-{
-	if (strlen(id) != CHAT_ID_LEN)
-		return FALSE;
-	for (const char *p = id; *p; p++)
-		if (!g_ascii_isxdigit(*p))
-			return FALSE;
-	return TRUE;
-}
-
-/* A burst of P2P_CHAT_IN_BURST, then P2P_CHAT_IN_RATE a second: beyond that a CHAT is
- * dropped unacknowledged, and its sender sends it again on the next session. */
-static gboolean
-in_allowed(ChatPeer *cp)
-{
-	gint64 now = g_get_monotonic_time();
-	cp->in_tokens = MIN((double)P2P_CHAT_IN_BURST,
-	                    cp->in_tokens + (now - cp->in_last) / 1e6 * P2P_CHAT_IN_RATE);
-	cp->in_last = now;
-	if (cp->in_tokens < 1)
-		return FALSE;
-	cp->in_tokens -= 1;
-	return TRUE;
-}
-
 static void
 on_chat(P2pDaemon *d, P2pSession *s, const ChatFields *f)
 {
 	const char *peer = p2p_session_peer_id(s);
 	sqlite3 *db = p2p_state_db(d->state);
 
-	if (!in_allowed(chat_peer(d, peer))) {
+	/* a burst of P2P_CHAT_IN_BURST, then P2P_CHAT_IN_RATE a second: beyond that a CHAT is
+	 * dropped unacknowledged, and its sender sends it again on the next session */
+	if (!p2p_rate_limit_take(&chat_peer(d, peer)->in, P2P_CHAT_IN_BURST, P2P_CHAT_IN_RATE)) {
 		g_info("chat: %s sends faster than %d messages a second; message %s dropped",
 		       peer, P2P_CHAT_IN_RATE, f->id);
 		return;
@@ -371,13 +345,13 @@ p2p_chat_frame(P2pDaemon *d, P2pSession *s, guint8 type, JsonObject *o)
 	                         : type == P2P_FRAME_CHAT_ACK ? ack_fields
 	                                                      : typing_fields;
 
-	if (!p2p_schema_decode(o, fields, &f, &error) || (f.id && !id_valid(f.id)) ||
-	    (type == P2P_FRAME_CHAT && f.text[0] == '\0')) {
+	gboolean decoded = p2p_schema_decode(o, fields, &f, &error);
+	gboolean bad_id = decoded && f.id && !p2p_hex_id_valid(f.id, CHAT_ID_LEN);
+	if (!decoded || bad_id || (type == P2P_FRAME_CHAT && f.text[0] == '\0')) {
 		g_autofree char *m = g_strdup_printf("bad %s frame: %s", p2p_frame_type_name(type),
-		                                     error ? error->message
-		                                     : f.id && !id_valid(f.id)
-		                                         ? "id is not 16 hex digits"
-		                                         : "empty text");
+		                                     error    ? error->message
+		                                     : bad_id ? "id is not 16 hex digits"
+		                                              : "empty text");
 		g_warning("session %s: %s", p2p_session_peer_id(s), m);
 		p2p_session_close(s, P2P_REASON_PROTOCOL, m);
 		return;

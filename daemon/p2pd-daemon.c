@@ -29,6 +29,36 @@ peer_free(P2pPeer *p)
 	g_free(p);
 }
 
+void
+p2p_rate_limit_init(P2pRateLimit *r, guint burst)
+{
+	r->tokens = burst;
+	r->last = g_get_monotonic_time();
+}
+
+gboolean
+p2p_rate_limit_take(P2pRateLimit *r, guint burst, guint rate)
+{
+	gint64 now = g_get_monotonic_time();
+	r->tokens = MIN((double)burst, r->tokens + (now - r->last) / 1e6 * rate);
+	r->last = now;
+	if (r->tokens < 1)
+		return FALSE;
+	r->tokens -= 1;
+	return TRUE;
+}
+
+gboolean
+p2p_hex_id_valid(const char *id, gsize len)
+{
+	if (strlen(id) != len)
+		return FALSE;
+	for (const char *p = id; *p; p++)
+		if (!g_ascii_isxdigit(*p))
+			return FALSE;
+	return TRUE;
+}
+
 GPtrArray *
 p2p_hash_values(GHashTable *h)
 {

@@ -68,6 +68,20 @@ P2pPeer *p2p_daemon_lookup_peer(P2pDaemon *d, const char *id);
  * with *candidates set (caller frees) when ambiguous. */
 const char *p2p_resolve_alias(const char *const *ids, const char *name, GPtrArray **candidates);
 
+/* A token bucket for what a peer or a page may send: a burst of burst, then rate a
+ * second (CHAT, CALL frames, call page messages). */
+typedef struct {
+	double tokens;
+	gint64 last;  /* monotonic */
+} P2pRateLimit;
+
+void p2p_rate_limit_init(P2pRateLimit *r, guint burst);
+/* Takes one token if there is one: FALSE means over the limit. */
+gboolean p2p_rate_limit_take(P2pRateLimit *r, guint burst, guint rate);
+
+/* Whether id is exactly len hex digits (the message and call ids peers send). */
+gboolean p2p_hex_id_valid(const char *id, gsize len);
+
 /* The values of a hash table, as a new array (GLib 2.74 has no such call). */
 GPtrArray *p2p_hash_values(GHashTable *h);
 
