@@ -608,67 +608,29 @@ add_turn(P2pDaemon *d, JsonArray *a, const char *host, guint port, const char *u
 }
 
 typedef struct {
-	const char *address;
-	const char *username;
-	const char *password;
-} TurnFields;
+	P2pDaemon *d;
+	JsonArray *servers;
+} PageServers;
 
-static const P2pField turn_fields[] = {
-	P2P_FIELD(TurnFields, address, "address", P2P_FIELD_STRING, TRUE, 300),
-	P2P_FIELD(TurnFields, username, "username", P2P_FIELD_STRING, TRUE, 513),
-	P2P_FIELD(TurnFields, password, "password", P2P_FIELD_STRING, TRUE, 256),
-	{ NULL },
-};
+static void
+page_ice_server(gboolean turn, const char *host, guint16 port, const char *username,
+                const char *password, gpointer user)
+{
+	PageServers *ps = user;
+	if (turn)
+		add_turn(ps->d, ps->servers, host, port, username, password);
+	else
+		add_server(ps->servers, "stun", host, port, NULL, NULL, NULL);
+}
 
-typedef struct {
-	JsonArray *stun;
-	JsonArray *turn;
-	gint64 ttl;
-} IceServerFields;
-
-static const P2pField ice_server_fields[] = {
-	P2P_FIELD(IceServerFields, stun, "stun", P2P_FIELD_STRV, FALSE, P2P_SESSION_MAX_ICE_SERVERS),
-	P2P_FIELD(IceServerFields, turn, "turn", P2P_FIELD_ARRAY, FALSE, P2P_SESSION_MAX_ICE_SERVERS),
-	P2P_FIELD(IceServerFields, ttl, "ttl", P2P_FIELD_INT, FALSE, 0),
-	{ NULL },
-};
-
-/* The STUN and TURN servers p2pd itself uses (p2pd-session.c): the config's, then
- * those p2p-signald handed out, decoded by the same schema, as RTCIceServer objects. */
+/* The STUN and TURN servers p2pd itself uses (p2pd-session.c), as RTCIceServer
+ * objects. */
 static JsonArray *
 ice_servers(P2pDaemon *d)
 {
-	P2pConfig *cfg = d->cfg;
-	JsonArray *a = json_array_new();
-	JsonObject *ice = d->signal ? p2p_signal_get_ice_servers(d->signal) : NULL;
-	IceServerFields f = { 0 };
-
-	if (cfg->stun_host)
-		add_server(a, "stun", cfg->stun_host, cfg->stun_port, NULL, NULL, NULL);
-	if (cfg->turn_host)
-		add_turn(d, a, cfg->turn_host, cfg->turn_port, cfg->turn_user, cfg->turn_password);
-	if (ice == NULL || !p2p_schema_decode(ice, ice_server_fields, &f, NULL))
-		return a;
-	/* like the sessions: the configured STUN server replaces the handed-out ones */
-	for (guint i = 0; cfg->stun_host == NULL && f.stun && i < json_array_get_length(f.stun);
-	     i++) {
-		g_autofree char *host = NULL;
-		guint16 port = 0;
-		if (p2p_parse_host_port(json_array_get_string_element(f.stun, i), &host, &port, NULL) &&
-		    g_hostname_is_ip_address(host))
-			add_server(a, "stun", host, port, NULL, NULL, NULL);
-	}
-	for (guint i = 0; f.turn && i < json_array_get_length(f.turn); i++) {
-		JsonNode *n = json_array_get_element(f.turn, i);
-		TurnFields t = { 0 };
-		g_autofree char *host = NULL;
-		guint16 port = 0;
-		if (JSON_NODE_HOLDS_OBJECT(n) &&
-		    p2p_schema_decode(json_node_get_object(n), turn_fields, &t, NULL) &&
-		    p2p_parse_host_port(t.address, &host, &port, NULL) && g_hostname_is_ip_address(host))
-			add_turn(d, a, host, port, t.username, t.password);
-	}
-	return a;
+	PageServers ps = { d, json_array_new() };
+	p2p_session_foreach_ice_server(d, page_ice_server, &ps);
+	return ps.servers;
 }
 
 /* ---- messages from the page ------------------------------------------------------- */

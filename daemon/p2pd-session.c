@@ -751,28 +751,29 @@ static const P2pField ice_server_fields[] = {
 	{ NULL },
 };
 
-/* STUN and TURN servers: the config's own, then those p2p-signald handed out (with
- * credentials of this daemon's, renewed by the signaling link). */
-static void
-set_ice_servers(P2pSession *s)
+void
+p2p_session_foreach_ice_server(P2pDaemon *d, P2pIceServerFunc fn, gpointer user)
 {
-	P2pConfig *cfg = s->d->cfg;
-	JsonObject *ice = s->d->signal ? p2p_signal_get_ice_servers(s->d->signal) : NULL;
+	P2pConfig *cfg = d->cfg;
+	JsonObject *ice = d->signal ? p2p_signal_get_ice_servers(d->signal) : NULL;
 	IceServerFields f = { 0 };
 	g_autoptr(GError) error = NULL;
 
+	if (cfg->stun_host)
+		fn(FALSE, cfg->stun_host, cfg->stun_port, NULL, NULL, user);
 	if (cfg->turn_host)
-		add_relay(s, cfg->turn_host, cfg->turn_port, cfg->turn_user, cfg->turn_password);
+		fn(TRUE, cfg->turn_host, cfg->turn_port, cfg->turn_user, cfg->turn_password, user);
 	if (ice && !p2p_schema_decode(ice, ice_server_fields, &f, &error)) {
 		g_warning("signaling: ignoring the STUN/TURN servers handed out: %s", error->message);
 		return;
 	}
+	/* libnice takes one STUN server: the configured one, else the first handed out */
 	if (cfg->stun_host == NULL && f.stun && json_array_get_length(f.stun) > 0) {
 		g_autofree char *host = NULL;
 		guint16 port = 0;
 		const char *a = json_array_get_string_element(f.stun, 0);
 		if (p2p_parse_host_port(a, &host, &port, NULL) && g_hostname_is_ip_address(host))
-			g_object_set(s->agent, "stun-server", host, "stun-server-port", (guint)port, NULL);
+			fn(FALSE, host, port, NULL, NULL, user);
 		else
 			g_warning("signaling: ignoring STUN server \"%s\": not ADDR:PORT", a);
 	}
@@ -790,8 +791,19 @@ set_ice_servers(P2pSession *s)
 			          error ? error->message : "not an object with address ADDR:PORT");
 			continue;
 		}
-		add_relay(s, host, port, t.username, t.password);
+		fn(TRUE, host, port, t.username, t.password, user);
 	}
+}
+
+static void
+use_ice_server(gboolean turn, const char *host, guint16 port, const char *username,
+               const char *password, gpointer user)
+{
+	P2pSession *s = user;
+	if (turn)
+		add_relay(s, host, port, username, password);
+	else
+		g_object_set(s->agent, "stun-server", host, "stun-server-port", (guint)port, NULL);
 }
 
 /* transport: the offerer's choice when answering; NULL when offering (the config's). */
@@ -824,9 +836,6 @@ session_new(P2pDaemon *d, P2pPeer *peer, const char *sid, gboolean controlling,
 	/* no UPnP: it multicasts to the LAN and opens router ports nobody asked for */
 	g_object_set(s->agent, "controlling-mode", controlling, "ice-tcp", cfg->ice_tcp, "ice-udp",
 	             cfg->ice_udp, "upnp", FALSE, NULL);
-	if (cfg->stun_host)
-		g_object_set(s->agent, "stun-server", cfg->stun_host, "stun-server-port",
-		             (guint)cfg->stun_port, NULL);
 	for (char **a = cfg->ice_address; a && *a; a++) {
 		NiceAddress addr;
 		nice_address_init(&addr);
@@ -842,7 +851,9 @@ session_new(P2pDaemon *d, P2pPeer *peer, const char *sid, gboolean controlling,
 	}
 	s->stream = nice_agent_add_stream(s->agent, 1);
 	nice_agent_set_stream_name(s->agent, s->stream, "application");
-	set_ice_servers(s);
+	/* STUN and TURN servers: the config's own, then those p2p-signald handed out (with
+	 * credentials of this daemon's, renewed by the signaling link) */
+	p2p_session_foreach_ice_server(d, use_ice_server, s);
 	g_signal_connect(s->agent, "new-candidate-full", G_CALLBACK(new_candidate_cb), s);
 	g_signal_connect(s->agent, "candidate-gathering-done", G_CALLBACK(gathering_done_cb), s);
 	g_signal_connect(s->agent, "component-state-changed", G_CALLBACK(component_state_cb), s);

@@ -20,6 +20,15 @@ typedef enum {
 /* STUN or TURN servers taken from what p2p-signald hands out, at most */
 #define P2P_SESSION_MAX_ICE_SERVERS 4
 
+/* Calls fn for each STUN (turn FALSE) and TURN server the sessions use, in order: the
+ * configured STUN server, else the first one p2p-signald handed out; the configured
+ * TURN server, then those handed out (credentials as given). Entries from the server
+ * that do not decode, or are not ADDR:PORT with an IP address, are skipped with a
+ * warning. The call page gives its RTCPeerConnection the same list. */
+typedef void (*P2pIceServerFunc)(gboolean turn, const char *host, guint16 port,
+                                 const char *username, const char *password, gpointer user);
+void p2p_session_foreach_ice_server(P2pDaemon *d, P2pIceServerFunc fn, gpointer user);
+
 /* Starts a session to peer as the controlling, TLS-client side. */
 P2pSession *p2p_session_connect(P2pDaemon *d, P2pPeer *peer, GError **error);
 /* A relayed signaling message (params of the "signal" notification). */
