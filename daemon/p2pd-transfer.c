@@ -386,12 +386,11 @@ sha256_md(void)
 	return md;
 }
 
-gboolean
-p2p_digest_start(P2pTransfer *t, int fd, guint64 len, GError **error)
+/* Starts md over and hashes the first len bytes of fd into it (on either thread). */
+static gboolean
+hash_prefix(EVP_MD_CTX *md, int fd, guint64 len, GError **error)
 {
-	if (t->md == NULL)
-		t->md = EVP_MD_CTX_new();
-	EVP_DigestInit_ex2(t->md, sha256_md(), NULL);
+	EVP_DigestInit_ex2(md, sha256_md(), NULL);
 	if (len == 0)
 		return TRUE;
 	g_autofree guint8 *buf = g_malloc(P2P_DATA_CHUNK * 4);
@@ -405,10 +404,18 @@ p2p_digest_start(P2pTransfer *t, int fd, guint64 len, GError **error)
 			            n < 0 ? g_strerror(errno) : "the file is shorter");
 			return FALSE;
 		}
-		EVP_DigestUpdate(t->md, buf, n);
+		EVP_DigestUpdate(md, buf, n);
 		off += n;
 	}
 	return TRUE;
+}
+
+gboolean
+p2p_digest_start(P2pTransfer *t, int fd, guint64 len, GError **error)
+{
+	if (t->md == NULL)
+		t->md = EVP_MD_CTX_new();
+	return hash_prefix(t->md, fd, len, error);
 }
 
 typedef struct {
@@ -434,23 +441,12 @@ prefix_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancel)
 {
 	PrefixJob *j = data;
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	g_autofree guint8 *buf = g_malloc(P2P_DATA_CHUNK * 4);
+	GError *error = NULL;
 
-	EVP_DigestInit_ex2(md, sha256_md(), NULL);
-	for (guint64 off = 0; off < j->len;) {
-		ssize_t n = pread(j->fd, buf, MIN((guint64)P2P_DATA_CHUNK * 4, j->len - off), (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			EVP_MD_CTX_free(md);
-			g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_FAILED,
-			                        "cannot read back the first %" G_GUINT64_FORMAT
-			                        " bytes: %s", j->len,
-			                        n < 0 ? g_strerror(errno) : "the file is shorter");
-			return;
-		}
-		EVP_DigestUpdate(md, buf, n);
-		off += n;
+	if (!hash_prefix(md, j->fd, j->len, &error)) {
+		EVP_MD_CTX_free(md);
+		g_task_return_error(task, error);
+		return;
 	}
 	g_task_return_pointer(task, md, (GDestroyNotify)EVP_MD_CTX_free);
 }
