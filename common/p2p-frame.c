@@ -8,11 +8,6 @@
 
 G_DEFINE_QUARK(p2p-frame-parse-error-quark, p2p_frame_parse_error)
 
-/* Consumed bytes are dropped only once they are at least this many and at least half of
- * the buffer, so that the memmove stays amortised O(1) per byte however small the
- * frames are. */
-#define COMPACT_MIN (64 * 1024)
-
 const char *
 p2p_frame_type_name(guint8 type)
 {
@@ -41,64 +36,63 @@ p2p_frame_type_name(guint8 type)
 void
 p2p_frame_reader_init(P2pFrameReader *r)
 {
-	r->buf = g_byte_array_new();
-	r->pos = 0;
+	*r = (P2pFrameReader){0};
 }
 
 void
 p2p_frame_reader_clear(P2pFrameReader *r)
 {
-	g_clear_pointer(&r->buf, g_byte_array_unref);
-	r->pos = 0;
-}
-
-static void
-reader_compact(P2pFrameReader *r)
-{
-	if (r->pos == r->buf->len) {
-		g_byte_array_set_size(r->buf, 0);
-		r->pos = 0;
-	} else if (r->pos >= COMPACT_MIN && r->pos * 2 >= r->buf->len) {
-		g_byte_array_remove_range(r->buf, 0, r->pos);
-		r->pos = 0;
-	}
+	g_clear_pointer(&r->block, g_bytes_unref);
+	*r = (P2pFrameReader){0};
 }
 
 void
 p2p_frame_reader_feed(P2pFrameReader *r, const void *data, gsize len)
 {
-	reader_compact(r);
-	g_byte_array_append(r->buf, data, len);
+	memcpy(p2p_frame_reader_reserve(r, len), data, len);
+	p2p_frame_reader_commit(r, len);
 }
 
 guint8 *
 p2p_frame_reader_reserve(P2pFrameReader *r, gsize len)
 {
-	reader_compact(r);
-	gsize old = r->buf->len;
-	g_byte_array_set_size(r->buf, old + len);
-	/* set_size moved len forward; commit puts it back to what was really written */
-	r->buf->len = old;
-	return r->buf->data + old;
+	if (r->cap - r->len >= len)
+		return r->data + r->len;
+	/* A new block: the old one may still be referenced by payloads handed out, so the
+	 * unread tail (at most one unfinished frame and a header) is copied, never moved
+	 * in place. A block no payload holds any more is freed by the unref below. */
+	gsize pending = r->len - r->pos;
+	gsize cap = MAX(P2P_FRAME_READER_BLOCK, pending + len);
+	guint8 *data = g_malloc(cap);
+	if (pending > 0)
+		memcpy(data, r->data + r->pos, pending);
+	g_clear_pointer(&r->block, g_bytes_unref);
+	r->block = g_bytes_new_take(data, cap);
+	r->data = data;
+	r->cap = cap;
+	r->len = pending;
+	r->pos = 0;
+	return r->data + r->len;
 }
 
 void
 p2p_frame_reader_commit(P2pFrameReader *r, gsize len)
 {
-	r->buf->len += len;
+	g_assert(len <= r->cap - r->len);
+	r->len += len;
 }
 
 gsize
 p2p_frame_reader_pending(const P2pFrameReader *r)
 {
-	return r->buf->len - r->pos;
+	return r->len - r->pos;
 }
 
 gboolean
 p2p_frame_reader_next(P2pFrameReader *r, guint8 *type, GBytes **payload, GError **error)
 {
-	gsize avail = r->buf->len - r->pos;
-	const guint8 *p = r->buf->data + r->pos;
+	gsize avail = r->len - r->pos;
+	const guint8 *p = r->data + r->pos;
 
 	if (avail < 1)
 		return FALSE;
@@ -119,9 +113,15 @@ p2p_frame_reader_next(P2pFrameReader *r, guint8 *type, GBytes **payload, GError 
 	if (avail - P2P_FRAME_HEADER < len)
 		return FALSE;
 	*type = p[0];
-	*payload = g_bytes_new(p + P2P_FRAME_HEADER, len);
+	/* the bytes after len in the block are still being filled: the slice never covers
+	 * them, and nothing writes below len again */
+	*payload = g_bytes_new_from_bytes(r->block, r->pos + P2P_FRAME_HEADER, len);
 	r->pos += P2P_FRAME_HEADER + len;
-	reader_compact(r);
+	if (r->pos == r->len && r->cap - r->len < P2P_FRAME_READER_BLOCK / 4) {
+		/* all read and the block nearly full: the next reserve starts a new one */
+		g_clear_pointer(&r->block, g_bytes_unref);
+		*r = (P2pFrameReader){0};
+	}
 	return TRUE;
 }
 

@@ -24,9 +24,16 @@ typedef enum {
  * type added to P2pFrameType gets a line here, or the reader refuses it. */
 const char *p2p_frame_type_name(guint8 type);
 
+/* Frames are reassembled in blocks of at least P2P_FRAME_READER_BLOCK bytes and handed
+ * out as slices of the block (g_bytes_new_from_bytes), so a DATA payload is never copied
+ * on its way from SSL_read to the file. A payload kept by its user keeps its block alive;
+ * the reader then fills a new block, carrying over only the unfinished frame. */
+#define P2P_FRAME_READER_BLOCK (1024 * 1024)
+
 typedef struct {
-	GByteArray *buf;
-	gsize pos; /* start of the unread bytes in buf: consumed frames are dropped lazily */
+	GBytes *block;   /* owns data; NULL until the first byte */
+	guint8 *data;    /* filled up to len; the unread bytes start at pos */
+	gsize cap, len, pos;
 } P2pFrameReader;
 
 void p2p_frame_reader_init(P2pFrameReader *r);

@@ -48,7 +48,7 @@ test_round_trip(void)
 }
 
 /* Every byte fed separately; then many small frames through reserve/commit, which must
- * all come out in order (exercises the lazy compaction). */
+ * all come out in order (exercises the change of blocks). */
 static void
 test_partial(void)
 {
@@ -100,6 +100,46 @@ test_partial(void)
 	g_assert_cmpuint(next, ==, n);
 	g_assert_cmpuint(p2p_frame_reader_pending(&r), ==, 0);
 	p2p_frame_reader_clear(&r);
+}
+
+/* Payloads are slices of the reader's blocks: ones a user keeps must stay intact while
+ * the reader moves on through several blocks, and a frame split across two blocks must
+ * come out whole. */
+static void
+test_kept_payloads(void)
+{
+	P2pFrameReader r;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) kept = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+	const guint n = 100, size = P2P_DATA_CHUNK + 17;
+	g_autofree guint8 *body = g_malloc(size);
+	guint8 type = 0;
+	GBytes *payload = NULL;
+
+	p2p_frame_reader_init(&r);
+	for (guint i = 0; i < n; i++) {
+		memset(body, i, size);
+		g_autoptr(GByteArray) f = build(P2P_FRAME_DATA, body, size);
+		/* fed in uneven pieces, as SSL_read hands them over */
+		for (guint off = 0; off < f->len;) {
+			guint piece = MIN(f->len - off, 1000 + i * 37);
+			memcpy(p2p_frame_reader_reserve(&r, piece), f->data + off, piece);
+			p2p_frame_reader_commit(&r, piece);
+			off += piece;
+		}
+		g_assert_true(p2p_frame_reader_next(&r, &type, &payload, &error));
+		g_assert_no_error(error);
+		g_ptr_array_add(kept, payload);
+	}
+	g_assert_cmpuint(p2p_frame_reader_pending(&r), ==, 0);
+	p2p_frame_reader_clear(&r);
+	for (guint i = 0; i < n; i++) {
+		gsize len = 0;
+		const guint8 *p = g_bytes_get_data(kept->pdata[i], &len);
+		g_assert_cmpuint(len, ==, size);
+		for (gsize j = 0; j < len; j++)
+			g_assert_cmpuint(p[j], ==, (guint8)i);
+	}
 }
 
 static void
@@ -261,6 +301,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/frame/round-trip", test_round_trip);
 	g_test_add_func("/frame/partial", test_partial);
+	g_test_add_func("/frame/kept-payloads", test_kept_payloads);
 	g_test_add_func("/frame/oversize", test_oversize);
 	g_test_add_func("/frame/file-end", test_file_end);
 	g_test_add_func("/frame/unknown-type", test_unknown_type);
