@@ -27,6 +27,7 @@ P2PD_INTEGRATION_TESTS = \
 	tests/integration/p2pd-control.sh \
 	tests/integration/p2pd-signald-restart.sh \
 	tests/integration/p2pd-udp-accept.sh \
+	tests/integration/p2pd-udp-stalled-reader.sh \
 	tests/integration/p2pd-transport-mixed.sh \
 	tests/integration/p2pd-caller-rights.sh \
 	tests/integration/p2pd-hostile.sh \
