@@ -42,6 +42,8 @@
 #define RECV_RANGES_MAX  64
 #define SND_MAX          (16u << 20) /* unacknowledged + unsent bytes we hold */
 #define RCV_WINDOW       (16u << 20) /* bytes past what the reader took that we accept */
+#define RCV_WINDOW_MIN   (4u << 20)  /* ... on a path with a short RTT */
+#define RCV_WINDOW_RATE  2.5e9       /* bytes/s a window must cover for one min RTT */
 #define SOCK_BUF         (8 << 20)   /* UDP socket buffers: one daemon pass of bursts */
 #define ACK_EVERY        8           /* packets per ack (and at once on a gap) */
 #define ACK_DELAY_US     1000
@@ -133,6 +135,7 @@ typedef struct {
 
 	/* RTT and BBR */
 	gint64 srtt, rttvar, latest_rtt, min_rtt, min_rtt_us;
+	gint64 path_rtt;       /* the least RTT ever seen: a session keeps its path */
 	guint64 delivered;
 	gint64 delivered_us, first_sent_us;
 	guint64 app_limited_until;
@@ -212,6 +215,26 @@ rd32(const guint8 *p)
 
 /* ---- callbacks, always from our own idle ------------------------------------- */
 
+/* What we accept past what the reader took. A long path needs the bandwidth-delay
+ * product (16 MiB covers 2.5 Gbit/s at 50 ms); a LAN's is tiny, and a full window is
+ * what a busy reader holds in memory (issue 10's 32 MiB peak RSS): so the window
+ * follows the least RTT we measured on what we sent (the TLS handshake comes before
+ * any data, then ACK frames and pings). The path never changes under a session, so
+ * the least ever, not BBR's windowed one, which a busy peer inflates. */
+static gsize
+rcv_window(DgTransport *d)
+{
+	return (gsize)CLAMP(RCV_WINDOW_RATE * d->path_rtt / G_USEC_PER_SEC, RCV_WINDOW_MIN,
+	                    RCV_WINDOW);
+}
+
+/* The offset up to which we take data: never below what an ack already announced. */
+static guint64
+rcv_limit(DgTransport *d)
+{
+	return MAX(d->adv_limit, d->rcv_nxt - d->rx->len + rcv_window(d));
+}
+
 static gboolean
 notify_cb(gpointer data)
 {
@@ -244,7 +267,7 @@ notify_cb(gpointer data)
 		/* A sender at our limit sends nothing, so no data would carry the new limit:
 		 * announce it once a quarter of the window opened since the last ack (a
 		 * window update; the sender's window probes cover a lost one). */
-		if (d->rcv_nxt - d->rx->len + RCV_WINDOW >= d->adv_limit + RCV_WINDOW / 4)
+		if (rcv_limit(d) >= d->adv_limit + rcv_window(d) / 4)
 			send_ack(d, g_get_monotonic_time());
 		/* the reader took bytes: the window opened */
 		try_send(d, g_get_monotonic_time());
@@ -353,12 +376,25 @@ unsent_max(DgTransport *d)
 	return MAX(cwnd(d) / 2, UNSENT_MIN);
 }
 
+/* What we hold (unacknowledged + unsent): no more than the peer's window lets out, so
+ * that a short path's small window keeps our ring small too (issue 10's peak RSS); at
+ * most SND_MAX. */
+static gsize
+snd_cap(DgTransport *d)
+{
+	guint64 win = d->peer_max > d->snd_una ? d->peer_max - d->snd_una : 0;
+	gsize cap = 2 * SND_WAKE;
+	while (cap * 2 <= MIN(win, SND_MAX))
+		cap *= 2; /* the ring is a power of two: 4.1 MiB would take 8 */
+	return cap;
+}
+
 static gboolean
 room_again(DgTransport *d)
 {
 	/* a hole at snd_una holds everything behind it for a round trip or more: wake the
 	 * writer as soon as some room is back, not only once the buffer drained */
-	return d->snd_end - d->snd_una + SND_WAKE <= SND_MAX &&
+	return d->snd_end - d->snd_una + SND_WAKE <= snd_cap(d) &&
 	       d->snd_end - d->snd_nxt <= unsent_max(d) / 2;
 }
 
@@ -433,6 +469,8 @@ sbuf_reserve(DgTransport *d, gsize need)
 	gsize cap = MAX(d->sbuf_cap, 64 * 1024);
 	while (cap < need)
 		cap *= 2;
+	g_debug("dgram: send ring grows to %zu KiB (window %" G_GUINT64_FORMAT " KiB)", cap / 1024,
+	        (d->peer_max - d->snd_una) / 1024);
 	guint8 *n = g_malloc(cap);
 	for (guint64 o = d->snd_una; o < d->snd_end;) {
 		gsize at = o & (d->sbuf_cap - 1);
@@ -650,6 +688,8 @@ static void
 update_rtt(DgTransport *d, gint64 rtt, gint64 ack_delay, gint64 now)
 {
 	d->latest_rtt = rtt;
+	if (d->path_rtt == 0 || rtt < d->path_rtt)
+		d->path_rtt = rtt;
 	if (d->min_rtt == 0 || rtt < d->min_rtt || now - d->min_rtt_us > MIN_RTT_WIN_US) {
 		/* no PROBE_RTT phase: an expired minimum takes the newest sample */
 		d->min_rtt = rtt;
@@ -881,7 +921,7 @@ send_ack(DgTransport *d, gint64 now)
 		return;
 	pkt[0] = DG_ACK;
 	wr32(pkt + 1, (guint32)MIN(now - d->largest_rcv_us, G_MAXUINT32));
-	d->adv_limit = d->rcv_nxt - d->rx->len + RCV_WINDOW;
+	d->adv_limit = rcv_limit(d);
 	wr64(pkt + 5, d->adv_limit);
 	pkt[13] = n;
 	for (guint i = 0; i < n; i++) {
@@ -926,10 +966,8 @@ on_data(DgTransport *d, const guint8 *p, gsize len, gint64 now)
 		return;
 	}
 	gsize plen = len - DATA_HDR;
-	guint64 consumed = d->rcv_nxt - d->rx->len;
-
 	/* past our limit: dropped unacknowledged, the sender sends it again */
-	if (off > G_MAXUINT64 - plen || off + plen > consumed + RCV_WINDOW) {
+	if (off > G_MAXUINT64 - plen || off + plen > rcv_limit(d)) {
 		d->drop_win++;
 		return;
 	}
@@ -1176,11 +1214,12 @@ dg_write(P2pTransport *t, const guint8 *data, gsize len, GError **error)
 	}
 	gsize held = d->snd_end - d->snd_una;
 	gsize unsent = d->snd_end - d->snd_nxt, umax = unsent_max(d);
-	if (held >= SND_MAX || unsent >= umax) {
+	gsize cap = snd_cap(d);
+	if (held >= cap || unsent >= umax) {
 		d->want_writable = TRUE;
 		return 0;
 	}
-	gsize n = MIN(len, MIN(SND_MAX - held, umax - unsent));
+	gsize n = MIN(len, MIN(cap - held, umax - unsent));
 	sbuf_reserve(d, held + n);
 	gsize at = d->snd_end & (d->sbuf_cap - 1);
 	gsize run = MIN(n, d->sbuf_cap - at);
@@ -1212,10 +1251,11 @@ dg_close(P2pTransport *t)
 	g_byte_array_set_size(d->rx, 0);
 	g_debug("dgram: closed after %" G_GUINT64_FORMAT " packets out (%" G_GUINT64_FORMAT
 	        " lost, %" G_GUINT64_FORMAT " GSO sends), %" G_GUINT64_FORMAT " in; %.1f MB/s "
-	        "estimated, min RTT %.1f ms; dropped %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT
-	        " %" G_GUINT64_FORMAT " rcv_nxt %" G_GUINT64_FORMAT " rx %u", d->sent_pkts, d->lost,
+	        "estimated, min RTT %.1f ms; dropped %" G_GUINT64_FORMAT " (window) %" G_GUINT64_FORMAT
+	        " (early) %" G_GUINT64_FORMAT " (duplicate)"
+	        "; send ring %zu KiB, receive window %zu KiB", d->sent_pkts, d->lost,
 	        d->gso_sends, d->rcvd_pkts, d->btl_bw / 1e6, d->min_rtt / 1e3, d->drop_win,
-	        d->drop_early, d->drop_dup, d->rcv_nxt, d->rx->len);
+	        d->drop_early, d->drop_dup, d->sbuf_cap / 1024, rcv_window(d) / 1024);
 }
 
 static void
@@ -1272,8 +1312,10 @@ p2p_transport_dgram_new(NiceAgent *agent, guint stream_id, guint component_id)
 	d->pns = g_array_new(FALSE, FALSE, sizeof(PnRange));
 	d->ooo = g_tree_new_full(seg_cmp, NULL, NULL, g_free);
 	d->rx = g_byte_array_sized_new(64 * 1024);
-	/* until the first ack: the peer takes a window, the first flight goes unpaced */
-	d->peer_max = RCV_WINDOW;
+	/* until the first ack: the peer takes the smallest window, the first flight goes
+	 * unpaced (STARTUP's first round trip sends far less) */
+	d->peer_max = RCV_WINDOW_MIN;
+	d->adv_limit = RCV_WINDOW_MIN; /* what the peer assumes of us, likewise */
 	d->pacing_rate = 0;
 	d->timer = g_source_new(&timer_funcs, sizeof(GSource));
 	g_source_set_callback(d->timer, timer_cb, d, NULL);
