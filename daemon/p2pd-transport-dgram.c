@@ -40,6 +40,8 @@
 #define ACK_HDR          14
 #define ACK_RANGES_MAX   32
 #define RECV_RANGES_MAX  64
+#define PN_MAX           (G_GUINT64_CONSTANT(1) << 62)
+#define PN_AHEAD_MAX     (1u << 20)  /* far more packets than any window holds */
 #define SND_MAX          (16u << 20) /* unacknowledged + unsent bytes we hold */
 #define RCV_WINDOW       (16u << 20) /* bytes past what the reader took that we accept */
 #define RCV_WINDOW_MIN   (4u << 20)  /* ... on a path with a short RTT */
@@ -183,6 +185,7 @@ static void try_send(DgTransport *d, gint64 now);
 static void rearm(DgTransport *d);
 static gboolean room_again(DgTransport *d);
 static void send_ack(DgTransport *d, gint64 now);
+static const P2pTransportOps dgram_ops;
 
 static inline void
 wr64(guint8 *p, guint64 v)
@@ -815,19 +818,25 @@ on_ack(DgTransport *d, const guint8 *p, gsize len, gint64 now)
 
 	Sent *newest = NULL;
 	guint64 newest_pn = 0, prev_lo = G_MAXUINT64;
+	gboolean first = TRUE;
 	for (guint i = 0; i < n; i++) {
 		guint64 hi = rd64(p + ACK_HDR + 16 * i), lo = rd64(p + ACK_HDR + 16 * i + 8);
-		/* nonsense (acks for packets never sent, unordered ranges) ends the parse */
-		if (lo > hi || hi >= d->next_pn || hi >= prev_lo)
+		/* unordered ranges end the parse; a range above what we sent (a forged
+		 * packet number the peer recorded) is cut to what we did send */
+		if (lo > hi || hi >= prev_lo)
 			break;
 		prev_lo = lo;
-		if (i == 0 && (!d->any_acked || hi > d->largest_acked)) {
+		if (lo >= d->next_pn)
+			continue;
+		hi = MIN(hi, d->next_pn - 1);
+		if (first && (!d->any_acked || hi > d->largest_acked)) {
 			Sent *s = slot(d, hi);
 			if (hi >= d->first_pn && s->state == SENT_FLIGHT)
 				update_rtt(d, now - s->sent_us, ack_delay, now);
 			d->largest_acked = hi;
 			d->any_acked = TRUE;
 		}
+		first = FALSE;
 		for (guint64 pn = MAX(lo, d->first_pn); pn <= hi; pn++) {
 			Sent *s = slot(d, pn);
 			if (s->state != SENT_FLIGHT)
@@ -958,6 +967,11 @@ on_data(DgTransport *d, const guint8 *p, gsize len, gint64 now)
 	if (len < DATA_HDR)
 		return;
 	guint64 pn = rd64(p + 1), off = rd64(p + 9);
+	/* Packet numbers start at 0 and grow by one per packet: one far past the highest
+	 * seen is forged, and would make our acks nonsense to the honest sender (or wrap
+	 * the range arithmetic). */
+	if (pn >= PN_MAX || (d->pns->len > 0 && pn > g_array_index(d->pns, PnRange, 0).hi + PN_AHEAD_MAX))
+		return;
 	if (len == DATA_HDR) {
 		/* a window probe: the sender is at our limit with nothing in flight; the ack
 		 * tells it where the limit is now */
@@ -973,6 +987,15 @@ on_data(DgTransport *d, const guint8 *p, gsize len, gint64 now)
 	}
 	if (!d->closed && d->parent.cb.readable == NULL && d->rx->len + plen > EARLY_MAX) {
 		d->drop_early++;
+		return;
+	}
+	/* Segments at distinct offsets may overlap: forged ones (from the peer's address)
+	 * must not hold more than the window, whatever their offsets. An honest sender's
+	 * never do: they do not overlap and all lie below the limit. Dropped before the
+	 * packet number is recorded, so that it is not acked. */
+	if (off > d->rcv_nxt && d->ooo_bytes + plen > rcv_limit(d) - d->rcv_nxt &&
+	    g_tree_lookup(d->ooo, &off) == NULL) {
+		d->drop_win++;
 		return;
 	}
 	gboolean gap = d->pns->len > 0 && pn != g_array_index(d->pns, PnRange, 0).hi + 1;
@@ -1020,18 +1043,27 @@ on_recv(NiceAgent *agent, guint stream_id, guint component_id, guint len, gchar 
         gpointer data)
 {
 	DgTransport *d = data;
-	gint64 now = g_get_monotonic_time();
 
-	if (len == 0)
-		return;
 	if (!d->sock_tuned)
 		tune_socket(d);
-	switch ((guint8)buf[0]) {
+	p2p_transport_dgram_input(&d->parent, (const guint8 *)buf, len);
+}
+
+void
+p2p_transport_dgram_input(P2pTransport *t, const guint8 *buf, gsize len)
+{
+	DgTransport *d = (DgTransport *)t;
+	gint64 now = g_get_monotonic_time();
+
+	g_return_if_fail(t->ops == &dgram_ops);
+	if (len == 0)
+		return;
+	switch (buf[0]) {
 	case DG_DATA:
-		on_data(d, (const guint8 *)buf, len, now);
+		on_data(d, buf, len, now);
 		break;
 	case DG_ACK:
-		on_ack(d, (const guint8 *)buf, len, now);
+		on_ack(d, buf, len, now);
 		break;
 	default:
 		break; /* unknown: a later version's, or noise */
@@ -1326,4 +1358,12 @@ p2p_transport_dgram_new(NiceAgent *agent, guint stream_id, guint component_id)
 	d->pair_handler = g_signal_connect(agent, "new-selected-pair-full", G_CALLBACK(on_pair), d);
 	nice_agent_attach_recv(agent, stream_id, component_id, d->context, on_recv, d);
 	return &d->parent;
+}
+
+gsize
+p2p_transport_dgram_buffered(P2pTransport *t)
+{
+	g_return_val_if_fail(t->ops == &dgram_ops, 0);
+	DgTransport *d = (DgTransport *)t;
+	return d->rx->len + d->ooo_bytes;
 }

@@ -83,5 +83,10 @@ P2pTransport *p2p_transport_nice_new(NiceAgent *agent, guint stream_id, guint co
  * acks, BBR-style paced congestion control, windows well past the kernel's socket
  * buffers (docs/TRANSPORT.md). Same rules and timing as p2p_transport_nice_new. */
 P2pTransport *p2p_transport_dgram_new(NiceAgent *agent, guint stream_id, guint component_id);
+/* What the transport does with one datagram from the selected pair (libnice's receive
+ * callback calls it); tests feed it what a hostile network could send. */
+void p2p_transport_dgram_input(P2pTransport *t, const guint8 *buf, gsize len);
+/* Bytes held for the reader, in order and out of order (at most a receive window). */
+gsize p2p_transport_dgram_buffered(P2pTransport *t);
 
 G_END_DECLS
