@@ -65,6 +65,7 @@ struct _P2pSession {
 
 static void session_destroy(P2pSession *s);
 static gboolean free_idle(gpointer data);
+static guint free_soon(P2pSession *s);
 
 P2pSessionState
 p2p_session_get_state(P2pSession *s)
@@ -551,7 +552,7 @@ channel_closed(P2pChannel *c, const GError *error, gpointer data)
 		/* the close we asked for is done: the session can go */
 		if (c == s->closing) {
 			g_source_remove(s->free_timer);
-			s->free_timer = g_idle_add(free_idle, s);
+			s->free_timer = free_soon(s);
 		}
 		return;
 	}
@@ -651,6 +652,16 @@ free_idle(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/* free_idle once the stack has unwound, at the default priority: a dead ICE-TCP
+ * connection's socket (EOF, CLOSE_WAIT) keeps libnice's source at that priority ready
+ * until the stream is removed, which starved a G_PRIORITY_DEFAULT_IDLE source for ever:
+ * the daemon spun at 100% CPU after a lost session and never freed it. */
+static guint
+free_soon(P2pSession *s)
+{
+	return g_idle_add_full(G_PRIORITY_DEFAULT, free_idle, s, NULL);
+}
+
 /* Detaches the session from its peer and frees it once the stack has unwound. */
 static void
 session_destroy(P2pSession *s)
@@ -676,7 +687,7 @@ session_destroy(P2pSession *s)
 		s->free_timer = g_timeout_add_seconds(15, free_idle, s);
 		return;
 	}
-	s->free_timer = g_idle_add(free_idle, s);
+	s->free_timer = free_soon(s);
 }
 
 void
